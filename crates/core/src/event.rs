@@ -1,0 +1,222 @@
+//! The canonical record: a CloudEvents 1.0 event in its JSON (structured) form.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// The CloudEvents specification version every vodbridge event carries.
+pub const SPEC_VERSION: &str = "1.0";
+
+/// `datacontenttype` of every vodbridge event: `data` is always a JSON object.
+pub const CONTENT_TYPE_JSON: &str = "application/json";
+
+/// The cloud vendor an event came from (CloudEvents extension attribute `provider`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// Tencent Cloud VOD (normal callbacks and `PullEvents`).
+    Tencent,
+    /// Volcengine VOD HTTP callbacks.
+    Volcengine,
+    /// vodbridge itself (dead letters).
+    Vodbridge,
+}
+
+impl Provider {
+    /// The lowercase name used in attributes, metric labels and destination templates.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Tencent => "tencent",
+            Provider::Volcengine => "volcengine",
+            Provider::Vodbridge => "vodbridge",
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Provider {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "tencent" => Ok(Provider::Tencent),
+            "volcengine" => Ok(Provider::Volcengine),
+            other => Err(format!("unknown provider `{other}` (expected tencent or volcengine)")),
+        }
+    }
+}
+
+/// How the occurrence ended, as far as the vendor told (CloudEvents extension `outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The task or operation completed successfully.
+    Succeeded,
+    /// The task or operation failed; `data.error` says why.
+    Failed,
+    /// An intermediate state (the task is still running).
+    Processing,
+}
+
+impl Outcome {
+    /// The lowercase wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::Processing => "processing",
+        }
+    }
+}
+
+/// Where the `time` attribute came from (CloudEvents extension `timesource`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeSource {
+    /// The vendor stated when the occurrence happened.
+    Provider,
+    /// The vendor gave no usable time; `time` is when vodbridge received the event.
+    Received,
+}
+
+impl TimeSource {
+    /// The lowercase wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeSource::Provider => "provider",
+            TimeSource::Received => "received",
+        }
+    }
+}
+
+/// One canonical vodbridge event: CloudEvents 1.0 context attributes, vodbridge's extension
+/// attributes and the `data` object (already serialized JSON, so every sink reuses the same
+/// bytes and nothing is parsed twice).
+///
+/// Serializing this struct with serde gives the CloudEvents JSON event format
+/// (`application/cloudevents+json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CanonicalEvent {
+    /// Always [`SPEC_VERSION`].
+    pub specversion: String,
+    /// Deterministic id: the same occurrence always yields the same id (see `docs/events.md`).
+    pub id: String,
+    /// URI-reference naming the vodbridge source that received the event.
+    pub source: String,
+    /// Vendor-neutral canonical type such as `vod.media.uploaded`.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// The media the event is about (media id), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// RFC 3339 timestamp of the occurrence (see [`CanonicalEvent::timesource`]).
+    pub time: String,
+    /// Always [`CONTENT_TYPE_JSON`].
+    pub datacontenttype: String,
+    /// Extension: the vendor (`tencent` | `volcengine`).
+    pub provider: Provider,
+    /// Extension: the vendor's own event type, verbatim (e.g. `NewFileUpload`).
+    pub providertype: String,
+    /// Extension: `succeeded` | `failed` | `processing`.
+    pub outcome: Outcome,
+    /// Extension (CloudEvents partitioning): the ordering key, normally the media id.
+    pub partitionkey: String,
+    /// Extension: whether `time` came from the vendor or is the receive time.
+    pub timesource: TimeSource,
+    /// The configured source name (`[[sources]] name`); used for routing templates, not sent as
+    /// an attribute because `source` already carries it.
+    #[serde(skip)]
+    pub source_name: String,
+    /// The `data` object: vendor-neutral fields plus the complete original vendor event.
+    pub data: Box<RawValue>,
+}
+
+impl CanonicalEvent {
+    /// The event in CloudEvents JSON format (structured mode), as bytes.
+    pub fn to_structured_json(&self) -> Vec<u8> {
+        // Serializing plain strings, enums and a RawValue cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The `data` object's JSON text (binary mode body).
+    pub fn data_json(&self) -> &str {
+        self.data.get()
+    }
+
+    /// Every context and extension attribute as `(name, value)` pairs, in a fixed order, for
+    /// binary-mode bindings (`ce_` Kafka headers, `ce-` NATS headers). `datacontenttype` is not
+    /// included: bindings map it to their own `content-type` header.
+    pub fn attributes(&self) -> Vec<(&'static str, &str)> {
+        let mut attrs = vec![
+            ("specversion", self.specversion.as_str()),
+            ("id", self.id.as_str()),
+            ("source", self.source.as_str()),
+            ("type", self.ty.as_str()),
+        ];
+        if let Some(subject) = &self.subject {
+            attrs.push(("subject", subject.as_str()));
+        }
+        attrs.extend([
+            ("time", self.time.as_str()),
+            ("provider", self.provider.as_str()),
+            ("providertype", self.providertype.as_str()),
+            ("outcome", self.outcome.as_str()),
+            ("partitionkey", self.partitionkey.as_str()),
+            ("timesource", self.timesource.as_str()),
+        ]);
+        attrs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> CanonicalEvent {
+        CanonicalEvent {
+            specversion: SPEC_VERSION.into(),
+            id: "abc".into(),
+            source: "/vodbridge/tencent".into(),
+            ty: "vod.media.uploaded".into(),
+            subject: Some("5285890784273533167".into()),
+            time: "2024-05-06T09:49:33Z".into(),
+            datacontenttype: CONTENT_TYPE_JSON.into(),
+            provider: Provider::Tencent,
+            providertype: "NewFileUpload".into(),
+            outcome: Outcome::Succeeded,
+            partitionkey: "5285890784273533167".into(),
+            timesource: TimeSource::Provider,
+            source_name: "tencent".into(),
+            data: RawValue::from_string(r#"{"media":{"id":"5285890784273533167"}}"#.into())
+                .expect("valid json"),
+        }
+    }
+
+    #[test]
+    fn structured_json_round_trips() {
+        let ev = sample();
+        let bytes = ev.to_structured_json();
+        let value: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+        assert_eq!(value["type"], "vod.media.uploaded");
+        assert_eq!(value["provider"], "tencent");
+        assert_eq!(value["data"]["media"]["id"], "5285890784273533167");
+        assert!(value.get("source_name").is_none());
+        let back: CanonicalEvent = serde_json::from_slice(&bytes).expect("parse back");
+        assert_eq!(back.id, ev.id);
+        assert_eq!(back.data.get(), ev.data.get());
+    }
+
+    #[test]
+    fn attributes_are_lowercase_alphanumeric() {
+        for (name, _) in sample().attributes() {
+            assert!(name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()), "{name}");
+        }
+    }
+}

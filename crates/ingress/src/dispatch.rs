@@ -1,0 +1,179 @@
+//! The hand-off shared by the HTTP receiver and the poller: publish to every sink concurrently and
+//! succeed only when every one of them acknowledged.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use tracing::warn;
+use vodbridge_core::{CanonicalEvent, DeadLetter, Sink, SinkError, SinkHealth};
+
+/// Where dead letters go: one of the configured sinks and a fixed destination on it.
+#[derive(Clone)]
+pub struct DeadLetterRoute {
+    /// The sink that carries dead letters (may also carry normal events).
+    pub sink: Arc<dyn Sink>,
+    /// Topic, subject or file path on that sink.
+    pub destination: String,
+}
+
+/// Why a delivery was not acknowledged.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// At least one sink failed; the first failure is kept (all are logged and counted).
+    #[error("sink delivery failed")]
+    Sink(#[source] SinkError),
+    /// Not every sink acknowledged within the ack timeout.
+    #[error("sinks did not acknowledge within {0:?}")]
+    Timeout(Duration),
+    /// A dead letter was produced but no dead-letter route is configured.
+    #[error("no dead-letter destination configured")]
+    NoDeadLetterRoute,
+}
+
+impl DeliveryError {
+    /// True when a later retry may succeed (vendors should retry: 503 / no confirm).
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            DeliveryError::Sink(e) => e.is_retriable(),
+            DeliveryError::Timeout(_) => true,
+            DeliveryError::NoDeadLetterRoute => false,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Metrics {
+    published: IntCounterVec,
+    failed: IntCounterVec,
+    latency: HistogramVec,
+}
+
+impl Metrics {
+    fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let published = IntCounterVec::new(
+            Opts::new("vodbridge_sink_events_published_total", "Events a sink acknowledged."),
+            &["sink"],
+        )?;
+        let failed = IntCounterVec::new(
+            Opts::new("vodbridge_sink_publish_failures_total", "Batches a sink failed to acknowledge, by reason."),
+            &["sink", "reason"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "vodbridge_sink_publish_duration_seconds",
+                "Time from hand-off to acknowledgement of one batch by one sink.",
+            )
+            .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            &["sink"],
+        )?;
+        registry.register(Box::new(published.clone()))?;
+        registry.register(Box::new(failed.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        Ok(Self { published, failed, latency })
+    }
+}
+
+/// Publishes canonical events to every configured sink.
+#[derive(Clone)]
+pub struct Dispatcher {
+    sinks: Arc<[Arc<dyn Sink>]>,
+    dead_letter: Option<DeadLetterRoute>,
+    ack_timeout: Duration,
+    metrics: Metrics,
+}
+
+impl Dispatcher {
+    /// Build a dispatcher and register its metrics (`vodbridge_sink_*`).
+    pub fn new(
+        sinks: Vec<Arc<dyn Sink>>,
+        dead_letter: Option<DeadLetterRoute>,
+        ack_timeout: Duration,
+        registry: &Registry,
+    ) -> prometheus::Result<Self> {
+        Ok(Self { sinks: sinks.into(), dead_letter, ack_timeout, metrics: Metrics::register(registry)? })
+    }
+
+    /// The configured sinks.
+    pub fn sinks(&self) -> &[Arc<dyn Sink>] {
+        &self.sinks
+    }
+
+    /// The ack timeout applied to each delivery.
+    pub fn ack_timeout(&self) -> Duration {
+        self.ack_timeout
+    }
+
+    /// Publish `events` to every sink at once; `Ok` only when all acknowledged within the ack
+    /// timeout. A partial success is a failure: the vendor retries, and sinks that already wrote
+    /// the events see them again with the same ids (consumers and JetStream deduplicate on id).
+    pub async fn deliver(&self, events: &[CanonicalEvent]) -> Result<(), DeliveryError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let sends = self.sinks.iter().map(|sink| self.publish_one(sink.as_ref(), None, events));
+        self.await_all(join_all(sends)).await
+    }
+
+    /// Publish a dead letter to the dead-letter route. `Ok` only when acknowledged.
+    pub async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), DeliveryError> {
+        let route = self.dead_letter.as_ref().ok_or(DeliveryError::NoDeadLetterRoute)?;
+        let event = [letter.to_event()];
+        let send = self.publish_one(route.sink.as_ref(), Some(&route.destination), &event);
+        self.await_all(async { vec![send.await] }).await
+    }
+
+    /// Health of every sink, by name.
+    pub async fn health(&self) -> Vec<(String, SinkHealth)> {
+        let checks = self.sinks.iter().map(|s| async move { (s.name().to_owned(), s.health().await) });
+        join_all(checks).await
+    }
+
+    /// Flush every sink within `deadline` (shutdown). Failures are logged, the first is returned.
+    pub async fn flush(&self, deadline: Duration) -> Result<(), SinkError> {
+        let results = join_all(self.sinks.iter().map(|s| s.flush(deadline))).await;
+        let mut first = None;
+        for err in results.into_iter().filter_map(Result::err) {
+            warn!(sink = %err.sink, error = %err, "flush at shutdown failed");
+            first.get_or_insert(err);
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    async fn publish_one(
+        &self,
+        sink: &dyn Sink,
+        destination: Option<&str>,
+        events: &[CanonicalEvent],
+    ) -> Result<(), SinkError> {
+        let started = Instant::now();
+        let result = match destination {
+            Some(dest) => sink.publish_to(dest, events).await,
+            None => sink.publish(events).await,
+        };
+        let name = sink.name();
+        self.metrics.latency.with_label_values(&[name]).observe(started.elapsed().as_secs_f64());
+        match &result {
+            Ok(()) => self.metrics.published.with_label_values(&[name]).inc_by(events.len() as u64),
+            Err(e) => {
+                self.metrics.failed.with_label_values(&[name, e.reason]).inc();
+                warn!(sink = %name, error = %e, retriable = e.is_retriable(), events = events.len(), "publish failed");
+            }
+        }
+        result
+    }
+
+    async fn await_all(
+        &self,
+        all: impl std::future::Future<Output = Vec<Result<(), SinkError>>>,
+    ) -> Result<(), DeliveryError> {
+        let results = tokio::time::timeout(self.ack_timeout, all)
+            .await
+            .map_err(|_| DeliveryError::Timeout(self.ack_timeout))?;
+        match results.into_iter().find_map(Result::err) {
+            Some(err) => Err(DeliveryError::Sink(err)),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Ingress: everything that brings vendor events into vodbridge.
+//!
+//! - [`http`]: the axum callback receiver (`POST /v1/callbacks/{source}`), signature checks,
+//!   admin endpoints.
+//! - [`poller`]: the Tencent reliable-callback consumer (`PullEvents` → sinks → `ConfirmEvents`).
+//! - [`dispatch`]: the hand-off both use: publish to every sink, succeed only when all acknowledged.
+
+pub mod dispatch;
+pub mod http;
+pub mod poller;
+
+pub use dispatch::{DeadLetterRoute, DeliveryError, Dispatcher};

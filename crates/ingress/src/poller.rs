@@ -1,0 +1,1 @@
+//! The Tencent `PullEvents` / `ConfirmEvents` poller.

@@ -1,0 +1,2 @@
+//! Normalization benchmark (written with the normalizer).
+fn main() {}
