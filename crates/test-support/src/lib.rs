@@ -1,1 +1,7 @@
-//! Test helpers: real broker processes (nats-server, tansu) on free loopback ports, and a fake Tencent VOD API.
+//! Test helpers shared by vodbridge's test suites: real broker processes ([`nats`], [`kafka`])
+//! started on free loopback ports with temporary storage and stopped on drop, and a fake Tencent
+//! VOD API ([`fake_vod`]) that behaves as the reference documents describe.
+
+pub mod fake_vod;
+pub mod kafka;
+pub mod nats;

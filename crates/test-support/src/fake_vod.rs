@@ -1,0 +1,1 @@
+//! A fake Tencent VOD API (`PullEvents` / `ConfirmEvents`).

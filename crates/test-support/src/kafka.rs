@@ -1,0 +1,1 @@
+//! A real Kafka-protocol broker (`tansu`) for tests.

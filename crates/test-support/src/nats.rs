@@ -1,0 +1,1 @@
+//! A real `nats-server -js` for tests.
