@@ -6,7 +6,9 @@
 //! - [`dispatch`]: the hand-off both use: publish to every sink, succeed only when all acknowledged.
 
 pub mod dispatch;
+pub mod health;
 pub mod http;
 pub mod poller;
 
 pub use dispatch::{DeadLetterRoute, DeliveryError, Dispatcher};
+pub use health::{ComponentState, Readiness};
