@@ -1,6 +1,7 @@
 //! `[[sinks]] type = "kafka"` configuration.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::Deserialize;
 use vodbridge_core::BindingMode;
@@ -21,8 +22,62 @@ pub struct KafkaSinkConfig {
     #[serde(default)]
     pub types: Vec<String>,
     /// Extra librdkafka settings passed through verbatim (`security.protocol`, `sasl.*`, …).
+    /// Applied last, so they override every default below.
     #[serde(default)]
     pub librdkafka: BTreeMap<String, String>,
+    /// Create missing topics through the admin API (lazily, on first use of each topic; eagerly
+    /// at start-up for a fixed template). Default `false`: a fixed topic that does not exist makes
+    /// [`connect`](crate::connect) fail.
+    #[serde(default)]
+    pub create_topics: bool,
+    /// Partitions of topics this sink creates. Default 3.
+    #[serde(default = "default_partitions")]
+    pub partitions: i32,
+    /// Replication factor of topics this sink creates. Default 1.
+    #[serde(default = "default_replication_factor")]
+    pub replication_factor: i32,
+    /// Idempotent producer (`enable.idempotence`): no duplicates or reordering from producer
+    /// retries. Default `true`; turn off only for brokers without `InitProducerId` support.
+    #[serde(default = "default_true")]
+    pub idempotence: bool,
+    /// Upper bound on one message's delivery, retries included (`message.timeout.ms`). Keep it
+    /// below the receiver's acknowledgement timeout so a dead broker surfaces as an error (and an
+    /// HTTP 503) rather than a timeout. Default `8s`.
+    #[serde(default = "default_message_timeout", with = "humantime_serde")]
+    pub message_timeout: Duration,
+    /// How long the producer waits to fill a batch (`linger.ms`). Small, because every callback
+    /// waits for its acknowledgement. Default `5ms`.
+    #[serde(default = "default_linger", with = "humantime_serde")]
+    pub linger: Duration,
+    /// Batch compression (`compression.type`): `none`, `gzip`, `snappy`, `lz4`, `zstd`.
+    /// Default `lz4` (cheap on CPU, good on JSON).
+    #[serde(default = "default_compression")]
+    pub compression: String,
+    /// Timeout of the broker metadata request used by health checks and topic checks.
+    /// Default `3s`.
+    #[serde(default = "default_metadata_timeout", with = "humantime_serde")]
+    pub metadata_timeout: Duration,
+}
+
+impl KafkaSinkConfig {
+    /// A configuration with every default, for `brokers`.
+    pub fn new(brokers: impl Into<String>) -> Self {
+        Self {
+            brokers: brokers.into(),
+            topic: default_topic(),
+            mode: default_mode(),
+            types: Vec::new(),
+            librdkafka: BTreeMap::new(),
+            create_topics: false,
+            partitions: default_partitions(),
+            replication_factor: default_replication_factor(),
+            idempotence: true,
+            message_timeout: default_message_timeout(),
+            linger: default_linger(),
+            compression: default_compression(),
+            metadata_timeout: default_metadata_timeout(),
+        }
+    }
 }
 
 fn default_topic() -> String {
@@ -31,4 +86,32 @@ fn default_topic() -> String {
 
 fn default_mode() -> BindingMode {
     BindingMode::Binary
+}
+
+fn default_partitions() -> i32 {
+    3
+}
+
+fn default_replication_factor() -> i32 {
+    1
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_message_timeout() -> Duration {
+    Duration::from_secs(8)
+}
+
+fn default_linger() -> Duration {
+    Duration::from_millis(5)
+}
+
+fn default_compression() -> String {
+    "lz4".to_owned()
+}
+
+fn default_metadata_timeout() -> Duration {
+    Duration::from_secs(3)
 }

@@ -1,0 +1,129 @@
+//! The CloudEvents Kafka protocol binding: how one canonical event becomes one Kafka record.
+//!
+//! Binary mode: every context and extension attribute in a `ce_<name>` header, `data` as the
+//! value, `content-type: application/json`. Structured mode: the whole event as JSON in the value,
+//! `content-type: application/cloudevents+json; charset=UTF-8`. Both modes use the event's
+//! `partitionkey` (the media id) as the message key, so one media's events share a partition and
+//! stay ordered; the binding spec maps the `partitionkey` extension to the key the same way.
+
+use rdkafka::message::{Header, OwnedHeaders};
+use vodbridge_core::{BindingMode, CanonicalEvent, CONTENT_TYPE_JSON};
+
+/// `content-type` of a structured-mode message.
+pub const STRUCTURED_CONTENT_TYPE: &str = "application/cloudevents+json; charset=UTF-8";
+
+/// One event's Kafka value and headers.
+pub(crate) struct Encoded {
+    pub(crate) payload: Vec<u8>,
+    pub(crate) headers: OwnedHeaders,
+}
+
+/// Encode `event` for `mode`.
+pub(crate) fn encode(event: &CanonicalEvent, mode: BindingMode) -> Encoded {
+    match mode {
+        BindingMode::Binary => {
+            let attrs = event.attributes();
+            let mut headers = OwnedHeaders::new_with_capacity(attrs.len() + 1);
+            headers = headers.insert(Header {
+                key: "content-type",
+                value: Some(CONTENT_TYPE_JSON),
+            });
+            for (name, value) in attrs {
+                let key = format!("ce_{name}");
+                headers = headers.insert(Header {
+                    key: &key,
+                    value: Some(value),
+                });
+            }
+            Encoded {
+                payload: event.data_json().as_bytes().to_vec(),
+                headers,
+            }
+        }
+        BindingMode::Structured => Encoded {
+            payload: event.to_structured_json(),
+            headers: OwnedHeaders::new_with_capacity(1).insert(Header {
+                key: "content-type",
+                value: Some(STRUCTURED_CONTENT_TYPE),
+            }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::message::Headers;
+    use serde_json::value::RawValue;
+    use vodbridge_core::{Outcome, Provider, TimeSource, SPEC_VERSION};
+
+    use super::*;
+
+    fn event() -> CanonicalEvent {
+        CanonicalEvent {
+            specversion: SPEC_VERSION.into(),
+            id: "id-1".into(),
+            source: "/vodbridge/tc".into(),
+            ty: "vod.media.uploaded".into(),
+            subject: Some("m1".into()),
+            time: "2024-01-01T00:00:00Z".into(),
+            datacontenttype: CONTENT_TYPE_JSON.into(),
+            provider: Provider::Tencent,
+            providertype: "NewFileUpload".into(),
+            outcome: Outcome::Succeeded,
+            partitionkey: "m1".into(),
+            timesource: TimeSource::Provider,
+            source_name: "tc".into(),
+            data: RawValue::from_string(r#"{"media":{"id":"m1"}}"#.into()).expect("json"),
+        }
+    }
+
+    fn header_map(h: &OwnedHeaders) -> Vec<(String, String)> {
+        h.iter()
+            .map(|h| {
+                (
+                    h.key.to_owned(),
+                    String::from_utf8(h.value.unwrap_or_default().to_vec()).expect("utf8"),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn binary_mode_puts_attributes_in_ce_headers() {
+        let enc = encode(&event(), BindingMode::Binary);
+        assert_eq!(enc.payload, br#"{"media":{"id":"m1"}}"#);
+        let headers = header_map(&enc.headers);
+        assert_eq!(
+            headers[0],
+            ("content-type".to_owned(), "application/json".to_owned())
+        );
+        let get = |k: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("ce_specversion"), Some("1.0"));
+        assert_eq!(get("ce_id"), Some("id-1"));
+        assert_eq!(get("ce_type"), Some("vod.media.uploaded"));
+        assert_eq!(get("ce_subject"), Some("m1"));
+        assert_eq!(get("ce_partitionkey"), Some("m1"));
+        assert_eq!(get("ce_datacontenttype"), None, "carried by content-type");
+        assert_eq!(headers.len(), 1 + event().attributes().len());
+    }
+
+    #[test]
+    fn structured_mode_puts_the_event_in_the_value() {
+        let enc = encode(&event(), BindingMode::Structured);
+        assert_eq!(
+            header_map(&enc.headers),
+            vec![(
+                "content-type".to_owned(),
+                STRUCTURED_CONTENT_TYPE.to_owned()
+            )]
+        );
+        let v: serde_json::Value = serde_json::from_slice(&enc.payload).expect("json");
+        assert_eq!(v["id"], "id-1");
+        assert_eq!(v["data"]["media"]["id"], "m1");
+    }
+}
