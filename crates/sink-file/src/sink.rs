@@ -1,0 +1,211 @@
+//! [`FileSink`]: the [`Sink`] implementation.
+
+use std::collections::HashMap;
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, oneshot};
+use vodbridge_core::{CanonicalEvent, Sink, SinkError, SinkHealth, TypeFilter};
+
+use crate::config::FileSinkConfig;
+use crate::error::Result;
+use crate::metrics::FileSinkMetrics;
+use crate::writer::{self, Request, WriterSettings};
+
+/// Appends canonical events as JSON Lines to a file, acknowledging only after `fdatasync`.
+///
+/// `publish_to(destination)` writes to another file (dead letters); each file has its own writer
+/// thread, created on first use.
+pub struct FileSink {
+    name: String,
+    config: FileSinkConfig,
+    filter: TypeFilter,
+    metrics: FileSinkMetrics,
+    main: mpsc::Sender<Request>,
+    /// Writers of `publish_to` destinations. Destinations come from configuration (the dead-letter
+    /// route), so this map stays small.
+    others: Mutex<HashMap<PathBuf, mpsc::Sender<Request>>>,
+}
+
+impl FileSink {
+    /// Open (create) the file and start its writer thread.
+    pub fn open(
+        name: impl Into<String>,
+        config: FileSinkConfig,
+        metrics: FileSinkMetrics,
+    ) -> Result<Self> {
+        let name = name.into();
+        let main = writer::spawn(settings(&name, &config, &config.path, &metrics))?;
+        let filter = TypeFilter::new(&config.types);
+        Ok(Self {
+            name,
+            config,
+            filter,
+            metrics,
+            main,
+            others: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Path of the active file.
+    pub fn path(&self) -> &Path {
+        &self.config.path
+    }
+
+    fn writer_for(&self, destination: &str) -> Result<mpsc::Sender<Request>, SinkError> {
+        let path = PathBuf::from(destination);
+        if path == self.config.path {
+            return Ok(self.main.clone());
+        }
+        let mut others = self.others.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = others.get(&path).filter(|tx| !tx.is_closed()) {
+            return Ok(tx.clone());
+        }
+        let tx = writer::spawn(settings(&self.name, &self.config, &path, &self.metrics)).map_err(
+            |e| SinkError::retriable(&self.name, "open", format!("{e}: {}", source_text(&e))),
+        )?;
+        others.insert(path, tx.clone());
+        Ok(tx)
+    }
+
+    async fn append(
+        &self,
+        tx: &mpsc::Sender<Request>,
+        events: &[&CanonicalEvent],
+    ) -> Result<(), SinkError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut lines = Vec::with_capacity(events.len() * 1024);
+        for event in events {
+            lines.extend_from_slice(&event.to_structured_json());
+            lines.push(b'\n');
+        }
+        let (done, ack) = oneshot::channel();
+        tx.send(Request::Append {
+            lines,
+            events: events.len(),
+            done,
+        })
+        .await
+        .map_err(|_| {
+            SinkError::retriable(&self.name, "writer_stopped", "file writer thread stopped")
+        })?;
+        match ack.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(SinkError::retriable(
+                &self.name,
+                "io",
+                format!("append failed: {e}"),
+            )),
+            Err(_) => Err(SinkError::retriable(
+                &self.name,
+                "writer_stopped",
+                "file writer thread stopped",
+            )),
+        }
+    }
+}
+
+fn settings(
+    name: &str,
+    config: &FileSinkConfig,
+    path: &Path,
+    metrics: &FileSinkMetrics,
+) -> WriterSettings {
+    WriterSettings {
+        sink: name.to_owned(),
+        path: path.to_owned(),
+        rotate_bytes: config.rotate_bytes,
+        max_files: config.max_files,
+        max_batch_events: config.max_batch_events.max(1),
+        metrics: metrics.clone(),
+    }
+}
+
+fn source_text(e: &(dyn std::error::Error + 'static)) -> String {
+    e.source().map(ToString::to_string).unwrap_or_default()
+}
+
+#[async_trait]
+impl Sink for FileSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn publish(&self, events: &[CanonicalEvent]) -> Result<(), SinkError> {
+        let selected: Vec<&CanonicalEvent> = events
+            .iter()
+            .filter(|e| self.filter.accepts(&e.ty))
+            .collect();
+        self.append(&self.main, &selected).await
+    }
+
+    async fn publish_to(
+        &self,
+        destination: &str,
+        events: &[CanonicalEvent],
+    ) -> Result<(), SinkError> {
+        let tx = self.writer_for(destination)?;
+        let all: Vec<&CanonicalEvent> = events.iter().collect();
+        self.append(&tx, &all).await
+    }
+
+    async fn health(&self) -> SinkHealth {
+        if self.main.is_closed() {
+            return SinkHealth::Unhealthy("writer thread stopped".into());
+        }
+        let dir = match self.config.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        // Creating and removing a probe file is the only reliable writability test (permissions,
+        // read-only mounts, full quota on some file systems).
+        let probe = dir.join(format!(".vodbridge-health-{}", std::process::id()));
+        let result = tokio::task::spawn_blocking(move || {
+            OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .open(&probe)?;
+            std::fs::remove_file(&probe)
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => SinkHealth::Healthy,
+            Ok(Err(e)) => {
+                SinkHealth::Unhealthy(format!("directory {} not writable: {e}", dir.display()))
+            }
+            Err(e) => SinkHealth::Unhealthy(format!("health probe failed: {e}")),
+        }
+    }
+
+    async fn flush(&self, deadline: Duration) -> Result<(), SinkError> {
+        let mut senders = vec![self.main.clone()];
+        senders.extend(
+            self.others
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .cloned(),
+        );
+        let all = async {
+            for tx in senders {
+                let (done, ack) = oneshot::channel();
+                if tx.send(Request::Flush { done }).await.is_ok() {
+                    let _ = ack.await;
+                }
+            }
+        };
+        tokio::time::timeout(deadline, all).await.map_err(|_| {
+            SinkError::retriable(
+                &self.name,
+                "timeout",
+                format!("flush did not finish within {deadline:?}"),
+            )
+        })
+    }
+}
