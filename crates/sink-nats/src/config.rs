@@ -1,5 +1,6 @@
 //! `[[sinks]] type = "nats"` configuration.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -9,7 +10,7 @@ use vodbridge_core::{BindingMode, Secret};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NatsSinkConfig {
-    /// Server URL(s), comma-separated (`nats://127.0.0.1:4222`).
+    /// Server URL(s), comma-separated (`nats://127.0.0.1:4222`, `tls://nats.example:4222`).
     pub url: String,
     /// Subject template: `{type}`, `{provider}`, `{source}`, `{outcome}`. Default `{type}`.
     #[serde(default = "default_subject")]
@@ -35,7 +36,33 @@ pub struct NatsSinkConfig {
     pub token: Option<Secret>,
     /// Path of a `.creds` file (JWT + nkey seed).
     #[serde(default)]
-    pub credentials_file: Option<std::path::PathBuf>,
+    pub credentials_file: Option<PathBuf>,
+    /// NKey seed (`SU…`) for nkey authentication.
+    #[serde(default)]
+    pub nkey_seed: Option<Secret>,
+    /// Refuse to connect without TLS. Implied by a `tls://` URL. Default `false`.
+    #[serde(default)]
+    pub tls_required: bool,
+    /// PEM file of extra root certificates that sign the server certificate.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate for mutual TLS (with `client_key`).
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of `client_cert`.
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
+    /// Time allowed to establish a connection (`5s`). Default 5 s.
+    #[serde(default = "default_connect_timeout", with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Time allowed for one batch to be handed to the connection and acknowledged (PubAck, or
+    /// the flush on core NATS); past it the batch fails as retriable (`timeout`). Default 5 s.
+    #[serde(default = "default_ack_timeout", with = "humantime_serde")]
+    pub ack_timeout: Duration,
+    /// Most events awaiting a PubAck at once across all batches of this sink; further batches
+    /// wait for room (backpressure). Default 4096.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
     /// Create or update this JetStream stream at start-up when set.
     #[serde(default)]
     pub stream: Option<StreamConfig>,
@@ -52,6 +79,27 @@ pub struct StreamConfig {
     /// Maximum age of stored messages (`7d`); unlimited when absent.
     #[serde(default, with = "humantime_serde")]
     pub max_age: Option<Duration>,
+    /// Window in which a repeated `Nats-Msg-Id` is dropped as a duplicate (`2m`). Server default
+    /// (2 minutes) when absent. Make it longer than the vendors' retry horizon you care about.
+    #[serde(default, with = "humantime_serde")]
+    pub duplicate_window: Option<Duration>,
+    /// Number of replicas in a cluster. Default 1.
+    #[serde(default = "default_replicas")]
+    pub replicas: usize,
+    /// `file` (default, survives restarts) or `memory`.
+    #[serde(default)]
+    pub storage: StreamStorage,
+}
+
+/// Where a stream keeps its messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamStorage {
+    /// On disk; survives server restarts.
+    #[default]
+    File,
+    /// In memory; lost when the server stops.
+    Memory,
 }
 
 fn default_subject() -> String {
@@ -60,4 +108,46 @@ fn default_subject() -> String {
 
 fn default_true() -> bool {
     true
+}
+
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+fn default_ack_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+fn default_max_in_flight() -> usize {
+    4096
+}
+
+fn default_replicas() -> usize {
+    1
+}
+
+impl NatsSinkConfig {
+    /// A configuration with every default and the given server URL (handy in tests and tools).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            subject: default_subject(),
+            jetstream: true,
+            mode: BindingMode::default(),
+            types: Vec::new(),
+            user: None,
+            password: None,
+            token: None,
+            credentials_file: None,
+            nkey_seed: None,
+            tls_required: false,
+            ca_file: None,
+            client_cert: None,
+            client_key: None,
+            connect_timeout: default_connect_timeout(),
+            ack_timeout: default_ack_timeout(),
+            max_in_flight: default_max_in_flight(),
+            stream: None,
+        }
+    }
 }

@@ -1,0 +1,154 @@
+//! The CloudEvents NATS protocol binding (v1.0.3): how one canonical event becomes one NATS
+//! message (headers + payload).
+//!
+//! - Structured mode: payload = the event in JSON format, `Content-Type:
+//!   application/cloudevents+json` (the spec tells receivers a `Content-Type` starting with
+//!   `application/cloudevents` means structured).
+//! - Binary mode: every attribute as a `ce-<name>` header (values percent-encoded as the spec
+//!   requires), `ce-datacontenttype` as the spec's own mapping, and also `Content-Type:
+//!   application/json` so generic NATS tooling sees the body's media type; payload = `data`.
+//!
+//! Both modes set `Nats-Msg-Id` to the event id: JetStream drops a second copy published within
+//! the stream's duplicate window, so a vendor redelivery or our own retry is stored once.
+
+use std::fmt::Write as _;
+
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use vodbridge_core::{BindingMode, CanonicalEvent};
+
+/// `Content-Type` of a structured-mode message.
+pub const STRUCTURED_CONTENT_TYPE: &str = "application/cloudevents+json";
+
+/// The header JetStream deduplicates on.
+pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
+
+/// One event as a NATS message: headers and payload.
+pub(crate) fn encode(event: &CanonicalEvent, mode: BindingMode) -> (HeaderMap, Bytes) {
+    let mut headers = HeaderMap::new();
+    headers.insert(MSG_ID_HEADER, percent_encode(&event.id));
+    match mode {
+        BindingMode::Structured => {
+            headers.insert("Content-Type", STRUCTURED_CONTENT_TYPE);
+            (headers, Bytes::from(event.to_structured_json()))
+        }
+        BindingMode::Binary => {
+            for (name, value) in event.attributes() {
+                headers.insert(format!("ce-{name}"), percent_encode(value));
+            }
+            headers.insert("ce-datacontenttype", percent_encode(&event.datacontenttype));
+            headers.insert("Content-Type", percent_encode(&event.datacontenttype));
+            (
+                headers,
+                Bytes::copy_from_slice(event.data_json().as_bytes()),
+            )
+        }
+    }
+}
+
+/// Percent-encode a header value as the binding requires: space, `"`, `%` and everything outside
+/// printable ASCII become `%XY` (upper-case hex) over the UTF-8 bytes.
+pub(crate) fn percent_encode(value: &str) -> String {
+    if value
+        .bytes()
+        .all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'%')
+    {
+        return value.to_owned();
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    for b in value.bytes() {
+        if (0x21..=0x7e).contains(&b) && b != b'"' && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// True when `subject` is a valid subject to publish to: non-empty tokens separated by `.`, no
+/// whitespace, no wildcard tokens (`*`, `>`).
+pub(crate) fn valid_publish_subject(subject: &str) -> bool {
+    !subject.is_empty()
+        && subject.split('.').all(|token| {
+            !token.is_empty()
+                && token != "*"
+                && token != ">"
+                && !token.chars().any(char::is_whitespace)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::value::RawValue;
+    use vodbridge_core::{Outcome, Provider, TimeSource};
+
+    fn event() -> CanonicalEvent {
+        CanonicalEvent {
+            specversion: "1.0".into(),
+            id: "id-1".into(),
+            source: "/vodbridge/tc".into(),
+            ty: "vod.media.uploaded".into(),
+            subject: Some("media 1 €".into()),
+            time: "2024-01-01T00:00:00Z".into(),
+            datacontenttype: "application/json".into(),
+            provider: Provider::Tencent,
+            providertype: "NewFileUpload".into(),
+            outcome: Outcome::Succeeded,
+            partitionkey: "f".into(),
+            timesource: TimeSource::Provider,
+            source_name: "tc".into(),
+            data: RawValue::from_string(r#"{"a":1}"#.into()).expect("json"),
+        }
+    }
+
+    fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+        h.get(name).map(|v| v.as_str())
+    }
+
+    #[test]
+    fn percent_encodes_as_the_spec_example() {
+        assert_eq!(
+            percent_encode("Euro \u{20AC} \u{1F600}"),
+            "Euro%20%E2%82%AC%20%F0%9F%98%80"
+        );
+        assert_eq!(percent_encode("100%\"x\""), "100%25%22x%22");
+        assert_eq!(percent_encode("/vodbridge/tc"), "/vodbridge/tc");
+    }
+
+    #[test]
+    fn structured_mode_carries_the_whole_event() {
+        let (h, body) = encode(&event(), BindingMode::Structured);
+        assert_eq!(header(&h, "Content-Type"), Some(STRUCTURED_CONTENT_TYPE));
+        assert_eq!(header(&h, MSG_ID_HEADER), Some("id-1"));
+        assert!(header(&h, "ce-id").is_none());
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(v["id"], "id-1");
+        assert_eq!(v["data"]["a"], 1);
+    }
+
+    #[test]
+    fn binary_mode_maps_attributes_to_ce_headers() {
+        let (h, body) = encode(&event(), BindingMode::Binary);
+        assert_eq!(header(&h, "Content-Type"), Some("application/json"));
+        assert_eq!(header(&h, "ce-datacontenttype"), Some("application/json"));
+        assert_eq!(header(&h, "ce-specversion"), Some("1.0"));
+        assert_eq!(header(&h, "ce-type"), Some("vod.media.uploaded"));
+        assert_eq!(header(&h, "ce-provider"), Some("tencent"));
+        assert_eq!(header(&h, "ce-subject"), Some("media%201%20%E2%82%AC"));
+        assert_eq!(header(&h, MSG_ID_HEADER), Some("id-1"));
+        assert_eq!(&body[..], br#"{"a":1}"#);
+    }
+
+    #[test]
+    fn validates_publish_subjects() {
+        assert!(valid_publish_subject("vod.media.uploaded"));
+        assert!(!valid_publish_subject("vod..x"));
+        assert!(!valid_publish_subject("vod.>"));
+        assert!(!valid_publish_subject("vod.*.x"));
+        assert!(!valid_publish_subject("a b"));
+        assert!(!valid_publish_subject(""));
+    }
+}

@@ -1,0 +1,521 @@
+//! The NATS sink: connection set-up, batch publishing with acknowledgement, health and flush.
+//!
+//! Delivery rules (why each is so):
+//! - JetStream: every event of a batch is sent first and the PubAcks are awaited together, so a
+//!   batch costs one round trip rather than one per event. The batch is `Ok` only when every
+//!   event has its PubAck; a PubAck flagged `duplicate` is success too (the stream already holds
+//!   that id, which is exactly what a redelivery needs).
+//! - Core NATS: the batch is `Ok` after a flush (PING/PONG) returned, i.e. the server has read
+//!   every message. Core NATS keeps nothing for absent subscribers; use JetStream for durability.
+//! - Every failure is a [`SinkError`], never a silent drop. Retriable: `timeout`, `disconnected`,
+//!   `overloaded`, `rejected` (a JetStream API error such as a full stream) and `no_stream`.
+//!   "No responders" is retriable on purpose: it also happens for a few moments after a server
+//!   restart, before JetStream has recovered its streams, and a permanent answer would
+//!   dead-letter good events; a missing stream is an operator error that `/readyz` (stream info)
+//!   and the `vodbridge_nats_failed_total{reason="no_stream"}` metric make visible while vendors
+//!   keep retrying. Permanent: `too_large` (over the server's or the stream's message size limit)
+//!   and `invalid_subject` — a retry cannot fix either.
+
+use std::future::IntoFuture as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, message::PublishMessage};
+use async_nats::{Client, ConnectOptions, HeaderMap};
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::future::join_all;
+use prometheus::Registry;
+use tokio::sync::Semaphore;
+use tracing::{debug, error, info, warn};
+use vodbridge_core::{
+    BindingMode, CanonicalEvent, DestinationTemplate, Sink, SinkError, SinkErrorKind, SinkHealth,
+    TypeFilter,
+};
+
+use crate::binding::{encode, valid_publish_subject};
+use crate::config::NatsSinkConfig;
+use crate::error::NatsSinkError;
+use crate::metrics::Metrics;
+use crate::stream::ensure_stream;
+
+/// One message ready to send.
+struct Outgoing {
+    subject: String,
+    headers: HeaderMap,
+    payload: Bytes,
+}
+
+/// Publishes canonical events to NATS subjects (JetStream or core NATS).
+pub struct NatsSink {
+    name: String,
+    client: Client,
+    jetstream: Option<jetstream::Context>,
+    subject: DestinationTemplate,
+    filter: TypeFilter,
+    mode: BindingMode,
+    stream: Option<String>,
+    ack_timeout: Duration,
+    /// Bounds events awaiting acknowledgement; `flush` takes every permit to wait for quiet.
+    in_flight: Arc<Semaphore>,
+    max_in_flight: u32,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for NatsSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsSink")
+            .field("name", &self.name)
+            .field("jetstream", &self.jetstream.is_some())
+            .field("mode", &self.mode)
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Connect a NATS sink; see [`NatsSink::connect`].
+pub async fn connect(
+    name: String,
+    config: NatsSinkConfig,
+    registry: &Registry,
+) -> Result<NatsSink, NatsSinkError> {
+    NatsSink::connect(name, config, registry).await
+}
+
+impl NatsSink {
+    /// Validate `config`, connect to the server (failing fast when it is unreachable, so a
+    /// misconfigured bridge does not start), create or update `[sinks.stream]` when set, and
+    /// register the `vodbridge_nats_*` metrics on `registry`. After start-up the client
+    /// reconnects by itself forever; publishes made while it is away fail as retriable.
+    pub async fn connect(
+        name: String,
+        config: NatsSinkConfig,
+        registry: &Registry,
+    ) -> Result<NatsSink, NatsSinkError> {
+        let subject =
+            DestinationTemplate::parse(&config.subject).map_err(NatsSinkError::Template)?;
+        if config.max_in_flight == 0
+            || config.max_in_flight > Semaphore::MAX_PERMITS.min(u32::MAX as usize)
+        {
+            return Err(NatsSinkError::Config(
+                "max_in_flight must be between 1 and 2^32-1".into(),
+            ));
+        }
+        if config.ack_timeout.is_zero() {
+            return Err(NatsSinkError::Config("ack_timeout must be positive".into()));
+        }
+        if config.stream.is_some() && !config.jetstream {
+            return Err(NatsSinkError::Config(
+                "[sinks.stream] needs jetstream = true".into(),
+            ));
+        }
+        let metrics = Metrics::register(&name, registry).map_err(NatsSinkError::Metrics)?;
+        let options = connect_options(&name, &config).await?;
+        let urls: Vec<String> = config.url.split(',').map(|u| u.trim().to_owned()).collect();
+        let client = options
+            .connect(urls)
+            .await
+            .map_err(|source| NatsSinkError::Connect {
+                url: config.url.clone(),
+                source,
+            })?;
+        info!(sink = %name, url = %config.url, jetstream = config.jetstream, "connected to nats");
+
+        let max_in_flight = config.max_in_flight as u32;
+        let jetstream = config.jetstream.then(|| {
+            jetstream::ContextBuilder::new()
+                .timeout(config.ack_timeout)
+                .ack_timeout(config.ack_timeout)
+                // Our own semaphore bounds in-flight events; the client's limit is set above it so
+                // PubAck futures abandoned by a cancelled batch (held until they time out) cannot
+                // starve live batches.
+                .max_ack_inflight(config.max_in_flight.saturating_mul(2))
+                .build(client.clone())
+        });
+        let stream = match (&jetstream, &config.stream) {
+            (Some(js), Some(stream)) => {
+                ensure_stream(js, stream).await?;
+                info!(sink = %name, stream = %stream.name, "stream ready");
+                Some(stream.name.clone())
+            }
+            _ => None,
+        };
+        Ok(NatsSink {
+            name,
+            client,
+            jetstream,
+            subject,
+            filter: TypeFilter::new(&config.types),
+            mode: config.mode,
+            stream,
+            ack_timeout: config.ack_timeout,
+            in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
+            max_in_flight,
+            metrics,
+        })
+    }
+
+    /// The underlying client (for tests and tools that want to subscribe on the same connection).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn error(&self, kind: SinkErrorKind, reason: &'static str, message: String) -> SinkError {
+        SinkError {
+            sink: self.name.clone(),
+            kind,
+            reason,
+            message,
+            retry_after: None,
+        }
+    }
+
+    /// Send `batch` and wait until it is acknowledged, in chunks of at most `max_in_flight`.
+    async fn send_batch(&self, batch: Vec<Outgoing>) -> Result<(), SinkError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if let Some(bad) = batch.iter().find(|m| !valid_publish_subject(&m.subject)) {
+            self.metrics.failed("invalid_subject", batch.len() as u64);
+            return Err(self.error(
+                SinkErrorKind::Permanent,
+                "invalid_subject",
+                format!("`{}` is not a valid subject to publish to", bad.subject),
+            ));
+        }
+        let mut rest = batch;
+        while !rest.is_empty() {
+            let tail = rest.split_off(rest.len().min(self.max_in_flight as usize));
+            let chunk = std::mem::replace(&mut rest, tail);
+            let n = chunk.len();
+            let sent = tokio::time::timeout(self.ack_timeout, self.send_chunk(chunk)).await;
+            match sent {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    self.metrics.failed("timeout", n as u64);
+                    return Err(self.error(
+                        SinkErrorKind::Retriable,
+                        "timeout",
+                        format!("{n} events not acknowledged within {:?}", self.ack_timeout),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn send_chunk(&self, chunk: Vec<Outgoing>) -> Result<(), SinkError> {
+        let n = chunk.len();
+        // `n <= max_in_flight <= u32::MAX` (checked at connect).
+        let _permits = self.in_flight.acquire_many(n as u32).await.map_err(|_| {
+            self.error(
+                SinkErrorKind::Retriable,
+                "disconnected",
+                "sink is closed".into(),
+            )
+        })?;
+        let _gauge = InFlight::add(&self.metrics, n);
+        match &self.jetstream {
+            Some(js) => self.send_jetstream(js, chunk).await,
+            None => self.send_core(chunk).await,
+        }
+    }
+
+    async fn send_jetstream(
+        &self,
+        js: &jetstream::Context,
+        chunk: Vec<Outgoing>,
+    ) -> Result<(), SinkError> {
+        let n = chunk.len();
+        let mut acks = Vec::with_capacity(n);
+        for msg in chunk {
+            let publish = PublishMessage::build()
+                .payload(msg.payload)
+                .headers(msg.headers);
+            match js.send_publish(msg.subject, publish).await {
+                Ok(ack) => acks.push((Instant::now(), ack)),
+                Err(e) => {
+                    let (kind, reason) = classify(&e);
+                    self.metrics.failed(reason, n as u64);
+                    return Err(self.error(kind, reason, format!("publish failed: {e}")));
+                }
+            }
+        }
+        let results = join_all(acks.into_iter().map(|(sent, ack)| async move {
+            let result = ack.into_future().await;
+            (sent.elapsed(), result)
+        }))
+        .await;
+        let mut first_permanent = None;
+        let mut first_retriable = None;
+        let mut failed = 0usize;
+        for (latency, result) in results {
+            match result {
+                Ok(ack) => {
+                    self.metrics.ack_latency.observe(latency.as_secs_f64());
+                    self.metrics.published.inc();
+                    if ack.duplicate {
+                        self.metrics.duplicates.inc();
+                        debug!(sink = %self.name, stream = %ack.stream, seq = ack.sequence, "duplicate acknowledged");
+                    }
+                }
+                Err(e) => {
+                    failed += 1;
+                    let (kind, reason) = classify(&e);
+                    self.metrics.failed(reason, 1);
+                    let slot = if kind == SinkErrorKind::Permanent {
+                        &mut first_permanent
+                    } else {
+                        &mut first_retriable
+                    };
+                    slot.get_or_insert((kind, reason, e.to_string()));
+                }
+            }
+        }
+        // A permanent failure wins: retrying the batch cannot get that event through.
+        match first_permanent.or(first_retriable) {
+            None => Ok(()),
+            Some((kind, reason, detail)) => Err(self.error(
+                kind,
+                reason,
+                format!("{failed} of {n} events not acknowledged: {detail}"),
+            )),
+        }
+    }
+
+    async fn send_core(&self, chunk: Vec<Outgoing>) -> Result<(), SinkError> {
+        let n = chunk.len();
+        let started = Instant::now();
+        for msg in chunk {
+            if let Err(e) = self
+                .client
+                .publish_with_headers(msg.subject, msg.headers, msg.payload)
+                .await
+            {
+                let (kind, reason) = match e.kind() {
+                    async_nats::client::PublishErrorKind::MaxPayloadExceeded => {
+                        (SinkErrorKind::Permanent, "too_large")
+                    }
+                    async_nats::client::PublishErrorKind::InvalidSubject => {
+                        (SinkErrorKind::Permanent, "invalid_subject")
+                    }
+                    async_nats::client::PublishErrorKind::Send => {
+                        (SinkErrorKind::Retriable, "disconnected")
+                    }
+                };
+                self.metrics.failed(reason, n as u64);
+                return Err(self.error(kind, reason, format!("publish failed: {e}")));
+            }
+        }
+        if let Err(e) = self.client.flush().await {
+            self.metrics.failed("disconnected", n as u64);
+            return Err(self.error(
+                SinkErrorKind::Retriable,
+                "disconnected",
+                format!("flush failed: {e}"),
+            ));
+        }
+        let latency = started.elapsed().as_secs_f64();
+        for _ in 0..n {
+            self.metrics.ack_latency.observe(latency);
+        }
+        self.metrics.published.inc_by(n as u64);
+        Ok(())
+    }
+
+    fn outgoing(&self, subject: String, event: &CanonicalEvent) -> Outgoing {
+        let (headers, payload) = encode(event, self.mode);
+        Outgoing {
+            subject,
+            headers,
+            payload,
+        }
+    }
+}
+
+/// Keeps the in-flight gauge right even when a batch future is dropped half-way.
+struct InFlight<'a> {
+    metrics: &'a Metrics,
+    n: i64,
+}
+
+impl<'a> InFlight<'a> {
+    fn add(metrics: &'a Metrics, n: usize) -> Self {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        metrics.in_flight.add(n);
+        Self { metrics, n }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.metrics.in_flight.sub(self.n);
+    }
+}
+
+/// Retriable or permanent, and the metric reason, for a JetStream publish failure.
+fn classify(e: &jetstream::context::PublishError) -> (SinkErrorKind, &'static str) {
+    use jetstream::context::PublishErrorKind as K;
+    match e.kind() {
+        K::TimedOut => (SinkErrorKind::Retriable, "timeout"),
+        K::BrokenPipe => (SinkErrorKind::Retriable, "disconnected"),
+        K::StreamNotFound => (SinkErrorKind::Retriable, "no_stream"),
+        K::MaxAckPending => (SinkErrorKind::Retriable, "overloaded"),
+        K::MaxPayloadExceeded => (SinkErrorKind::Permanent, "too_large"),
+        // We never set expectations on the last id or sequence, so these mean a foreign
+        // header; retrying would not change the answer.
+        K::WrongLastMessageId | K::WrongLastSequence => (SinkErrorKind::Permanent, "rejected"),
+        _ => {
+            let api =
+                std::error::Error::source(e).and_then(|s| s.downcast_ref::<jetstream::Error>());
+            match api.map(|a| a.error_code()) {
+                Some(jetstream::ErrorCode::STREAM_MESSAGE_EXCEEDS_MAXIMUM) => {
+                    (SinkErrorKind::Permanent, "too_large")
+                }
+                // Other API errors (stream full with discard=new, storage exhausted, no leader)
+                // are operational and clear up; a send error means the client is shutting down.
+                Some(_) => (SinkErrorKind::Retriable, "rejected"),
+                None => (SinkErrorKind::Retriable, "disconnected"),
+            }
+        }
+    }
+}
+
+async fn connect_options(
+    name: &str,
+    config: &NatsSinkConfig,
+) -> Result<ConnectOptions, NatsSinkError> {
+    let sink = name.to_owned();
+    let mut options = ConnectOptions::new()
+        .name(format!("vodbridge/{name}"))
+        .connection_timeout(config.connect_timeout)
+        .require_tls(config.tls_required)
+        .event_callback(move |event| {
+            let sink = sink.clone();
+            async move {
+                match event {
+                    async_nats::Event::Connected => {
+                        info!(sink = %sink, "nats connection (re)established")
+                    }
+                    async_nats::Event::Disconnected => {
+                        warn!(sink = %sink, "nats connection lost, reconnecting")
+                    }
+                    async_nats::Event::Closed => error!(sink = %sink, "nats connection closed"),
+                    other => warn!(sink = %sink, event = %other, "nats connection event"),
+                }
+            }
+        });
+    match (&config.user, &config.password) {
+        (Some(user), Some(password)) => {
+            options = options.user_and_password(user.clone(), password.expose().to_owned());
+        }
+        (None, None) => {}
+        _ => {
+            return Err(NatsSinkError::Config(
+                "`user` and `password` must be set together".into(),
+            ))
+        }
+    }
+    if let Some(token) = &config.token {
+        options = options.token(token.expose().to_owned());
+    }
+    if let Some(seed) = &config.nkey_seed {
+        options = options.nkey(seed.expose().to_owned());
+    }
+    if let Some(path) = &config.credentials_file {
+        options =
+            options
+                .credentials_file(path)
+                .await
+                .map_err(|source| NatsSinkError::Credentials {
+                    path: path.clone(),
+                    source,
+                })?;
+    }
+    if let Some(ca) = &config.ca_file {
+        options = options.add_root_certificates(ca.clone());
+    }
+    match (&config.client_cert, &config.client_key) {
+        (Some(cert), Some(key)) => {
+            options = options.add_client_certificate(cert.clone(), key.clone())
+        }
+        (None, None) => {}
+        _ => {
+            return Err(NatsSinkError::Config(
+                "`client_cert` and `client_key` must be set together".into(),
+            ))
+        }
+    }
+    Ok(options)
+}
+
+#[async_trait]
+impl Sink for NatsSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn publish(&self, events: &[CanonicalEvent]) -> Result<(), SinkError> {
+        // Events the filter excludes are not ours to carry: they count as acknowledged.
+        let batch: Vec<Outgoing> = events
+            .iter()
+            .filter(|e| self.filter.accepts(&e.ty))
+            .map(|e| self.outgoing(self.subject.render(e), e))
+            .collect();
+        self.send_batch(batch).await
+    }
+
+    async fn publish_to(
+        &self,
+        destination: &str,
+        events: &[CanonicalEvent],
+    ) -> Result<(), SinkError> {
+        let batch = events
+            .iter()
+            .map(|e| self.outgoing(destination.to_owned(), e))
+            .collect();
+        self.send_batch(batch).await
+    }
+
+    async fn health(&self) -> SinkHealth {
+        let state = self.client.connection_state();
+        if state != async_nats::connection::State::Connected {
+            return SinkHealth::Unhealthy(format!("nats connection {state}"));
+        }
+        if let (Some(js), Some(stream)) = (&self.jetstream, &self.stream) {
+            match tokio::time::timeout(self.ack_timeout, js.get_stream(stream)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return SinkHealth::Unhealthy(format!("stream `{stream}`: {e}")),
+                Err(_) => {
+                    return SinkHealth::Unhealthy(format!(
+                        "stream `{stream}`: no answer within {:?}",
+                        self.ack_timeout
+                    ))
+                }
+            }
+        }
+        SinkHealth::Healthy
+    }
+
+    async fn flush(&self, deadline: Duration) -> Result<(), SinkError> {
+        let quiet = async {
+            // Holding every permit means no batch is between send and acknowledgement.
+            let _all = self.in_flight.acquire_many(self.max_in_flight).await;
+            self.client.flush().await
+        };
+        match tokio::time::timeout(deadline, quiet).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.error(
+                SinkErrorKind::Retriable,
+                "disconnected",
+                format!("flush failed: {e}"),
+            )),
+            Err(_) => Err(self.error(
+                SinkErrorKind::Retriable,
+                "timeout",
+                format!("events still unacknowledged after {deadline:?}"),
+            )),
+        }
+    }
+}
