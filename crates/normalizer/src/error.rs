@@ -1,19 +1,64 @@
 //! Why an input could not be normalized.
 
 /// Why an input could not be normalized. Every variant maps to a short closed-set
-/// [`NormalizeError::reason`] for metric labels.
+/// [`NormalizeError::reason`] for metric labels; the Display text says what is wrong without
+/// quoting payload values (ingress logs it and puts it into dead letters).
 #[derive(Debug, thiserror::Error)]
 pub enum NormalizeError {
-    /// Placeholder until the parsers land.
-    #[error("not supported")]
-    Unsupported,
+    /// The bytes are not one well-formed JSON document (or not UTF-8).
+    #[error("body is not valid JSON")]
+    NotJson(#[source] serde_json::Error),
+    /// The JSON document is not an object (an array, a string, a number …).
+    #[error("body is not a JSON object")]
+    NotObject,
+    /// The object has no event type (`EventType`, or `eventType` in the Tencent v2 format).
+    #[error("event has no EventType")]
+    MissingEventType,
+    /// A field vodbridge relies on has an unusable JSON type (e.g. an object where an id belongs).
+    #[error("field `{field}` has the wrong type (expected {expected})")]
+    FieldType {
+        /// The vendor's field name (a path such as `Data.Vid` where useful).
+        field: &'static str,
+        /// What vodbridge accepts there.
+        expected: &'static str,
+    },
+    /// The provider has no vendor payloads to normalize (`vodbridge` itself).
+    #[error("provider has no event format")]
+    UnsupportedProvider,
+    /// A Tencent `PullEvents` response carried an API error instead of events.
+    #[error("PullEvents response carries API error {code}")]
+    ApiError {
+        /// Tencent's error code, e.g. `AuthFailure.SignatureFailure` (a closed vendor set).
+        code: String,
+        /// Tencent's error message.
+        message: String,
+    },
 }
 
 impl NormalizeError {
     /// A short, closed-set reason for metrics and dead-letter records.
     pub fn reason(&self) -> &'static str {
         match self {
-            NormalizeError::Unsupported => "unsupported",
+            NormalizeError::NotJson(_) => "not_json",
+            NormalizeError::NotObject => "not_object",
+            NormalizeError::MissingEventType => "missing_event_type",
+            NormalizeError::FieldType { .. } => "wrong_field_type",
+            NormalizeError::UnsupportedProvider => "unsupported_provider",
+            NormalizeError::ApiError { .. } => "api_error",
         }
+    }
+
+    /// Every value [`NormalizeError::reason`] can return (to pre-create metric label sets).
+    pub const REASONS: &'static [&'static str] = &[
+        "not_json",
+        "not_object",
+        "missing_event_type",
+        "wrong_field_type",
+        "unsupported_provider",
+        "api_error",
+    ];
+
+    pub(crate) fn field(field: &'static str, expected: &'static str) -> Self {
+        NormalizeError::FieldType { field, expected }
     }
 }

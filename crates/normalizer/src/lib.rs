@@ -1,14 +1,36 @@
 //! Pure, synchronous mapping of vendor VOD event payloads to canonical CloudEvents.
 //!
-//! Input bytes → (Tencent `EventContent`, Tencent `PullEvents` response, Volcengine callback) →
-//! [`vodbridge_core::CanonicalEvent`]s. No I/O, no clock except the receive time the caller passes
-//! in [`SourceContext`]; the same bytes always give the same events and the same ids.
+//! Input bytes → (Tencent `EventContent` v3 or legacy v2, Tencent `PullEvents` response,
+//! Volcengine callback) → [`vodbridge_core::CanonicalEvent`]s. No I/O, no clock except the
+//! receive time the caller passes in [`SourceContext`]; the same bytes always give the same
+//! events and the same ids.
+//!
+//! Each input is read with lenient borrowed views that pick only the fields vodbridge maps
+//! (serde skips the rest), the original event object is embedded verbatim as `data.original`,
+//! and the id is a SHA-256 over a canonical form of the event streamed from the parser (see
+//! `docs/events.md` for the taxonomy, the `data` layout, the outcome rules and the id rule).
+//!
+//! Modules: `tencent` and `volcengine` (vendor mappers), `types` (the taxonomy tables),
+//! `record` (`data` layout and event assembly), `ids` (canonical hashing), `time` (lenient
+//! timestamps), `lenient` (type-tolerant field views).
 
 mod error;
+mod ids;
+mod lenient;
+mod record;
+mod tencent;
+mod time;
+mod types;
+mod volcengine;
 
 pub use error::NormalizeError;
+pub use ids::ID_HEX_LEN;
+pub use types::{
+    canonical_type, is_known_vendor_type, lookup, type_mappings, TypeMapping, UNMAPPED_TYPE,
+};
 
 use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
 use vodbridge_core::{CanonicalEvent, Provider};
 
 /// What the normalizer needs to know about where an input came from.
@@ -34,24 +56,45 @@ pub struct PulledEvent {
 
 /// Normalize one HTTP callback body (Tencent `EventContent` v3 or legacy v2; Volcengine callback
 /// envelope). A Tencent `PullEvents` response (`{"Response":{"EventSet":[…]}}`) is accepted too,
-/// which is what `vodbridge normalize` uses for saved poller responses.
+/// which is what `vodbridge normalize` uses for saved poller responses; it yields one event per
+/// element (none for an empty or `null` `EventSet`) and fails as a whole on the first bad
+/// element or on `Response.Error` ([`NormalizeError::ApiError`]).
 pub fn normalize(
     provider: Provider,
     body: &[u8],
     ctx: &SourceContext<'_>,
 ) -> Result<Vec<CanonicalEvent>, NormalizeError> {
-    let _ = (provider, body, ctx);
-    Err(NormalizeError::Unsupported)
+    let raw: &RawValue = serde_json::from_slice(body).map_err(NormalizeError::NotJson)?;
+    match provider {
+        Provider::Tencent => tencent::normalize(raw, ctx),
+        Provider::Volcengine => volcengine::normalize(raw, ctx),
+        Provider::Vodbridge => Err(NormalizeError::UnsupportedProvider),
+    }
 }
 
 /// Normalize one raw element of a Tencent `PullEvents` `Response.EventSet` (JSON text).
 pub fn normalize_pulled(raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
-    let _ = (raw_event, ctx);
-    PulledEvent { handle: None, result: Err(NormalizeError::Unsupported) }
+    tencent::pulled(raw_event, ctx)
 }
 
-/// Deterministic id for a dead letter of `body` received on `source_name`.
+/// Split a Tencent `PullEvents` response body into its raw `EventSet` elements (for the poller,
+/// which normalizes and confirms each with [`normalize_pulled`]). An empty or `null` `EventSet`
+/// gives no elements; `Response.Error` gives [`NormalizeError::ApiError`].
+pub fn pull_events_elements(body: &[u8]) -> Result<Vec<&RawValue>, NormalizeError> {
+    #[derive(serde::Deserialize)]
+    struct Outer<'a> {
+        #[serde(rename = "Response", borrow)]
+        response: Option<&'a RawValue>,
+    }
+    let outer: Outer<'_> = serde_json::from_slice(body).map_err(NormalizeError::NotJson)?;
+    let response = outer
+        .response
+        .ok_or(NormalizeError::field("Response", "an object"))?;
+    tencent::pull_response(response)
+}
+
+/// Deterministic id for a dead letter of `body` received on `source_name`: SHA-256 over both
+/// (length-prefixed), [`ID_HEX_LEN`] lowercase hex characters.
 pub fn dead_letter_id(source_name: &str, body: &[u8]) -> String {
-    let _ = (source_name, body);
-    String::new()
+    ids::dead_letter_id(source_name, body)
 }

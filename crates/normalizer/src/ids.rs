@@ -1,0 +1,273 @@
+//! Deterministic event ids: SHA-256 over a canonical form of the vendor event.
+//!
+//! The canonical form makes the id independent of everything that varies between deliveries of
+//! the same occurrence: object key order (sorted per level), `null` members (skipped, because
+//! Tencent `PullEvents` spells out non-applicable payload keys as `null` where the callback omits
+//! them), insignificant whitespace and string escapes, and the delivery envelope keys the caller
+//! excludes at the top level (Tencent `EventHandle`, `Sign`, `T`; Volcengine `RequestId`).
+//! Everything else, including the provider name, is hashed, so different occurrences differ.
+//!
+//! The form is written into one buffer by a serde visitor (no `Value` tree is built) and is
+//! injective: every item starts with a tag byte and strings carry their length.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserializer;
+use sha2::{Digest, Sha256};
+use vodbridge_core::Provider;
+
+/// Hex characters in an id (128 bits of the SHA-256 digest).
+pub const ID_HEX_LEN: usize = 32;
+
+/// The id of a vendor event: SHA-256 over `provider`, a NUL and the canonical form of `json`
+/// (an object) without the top-level members named in `exclude`; the first 16 bytes in hex.
+pub(crate) fn event_id(
+    provider: Provider,
+    json: &str,
+    exclude: &[&str],
+) -> Result<String, serde_json::Error> {
+    let mut buf = Vec::with_capacity(json.len());
+    let mut de = serde_json::Deserializer::from_str(json);
+    Canon {
+        out: &mut buf,
+        top: true,
+        exclude,
+    }
+    .deserialize(&mut de)?;
+    de.end()?;
+    let mut hasher = Sha256::new();
+    hasher.update(provider.as_str().as_bytes());
+    hasher.update([0u8]);
+    hasher.update(&buf);
+    Ok(short_hex(&hasher.finalize()))
+}
+
+/// Deterministic id for a dead letter of `body` received on `source_name`.
+pub(crate) fn dead_letter_id(source_name: &str, body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"deadletter\0");
+    hasher.update((source_name.len() as u64).to_le_bytes());
+    hasher.update(source_name.as_bytes());
+    hasher.update(body);
+    short_hex(&hasher.finalize())
+}
+
+fn short_hex(digest: &[u8]) -> String {
+    hex::encode(&digest[..ID_HEX_LEN / 2])
+}
+
+const TAG_NULL: u8 = b'z';
+const TAG_TRUE: u8 = b't';
+const TAG_FALSE: u8 = b'f';
+const TAG_UINT: u8 = b'u';
+const TAG_INT: u8 = b'i';
+const TAG_FLOAT: u8 = b'd';
+const TAG_STR: u8 = b's';
+const TAG_OBJ: u8 = b'{';
+const TAG_OBJ_END: u8 = b'}';
+const TAG_ARR: u8 = b'[';
+const TAG_ARR_END: u8 = b']';
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.push(TAG_STR);
+    out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Writes the canonical form of one JSON value; returns whether the value was `null`.
+struct Canon<'o, 'x> {
+    out: &'o mut Vec<u8>,
+    top: bool,
+    exclude: &'x [&'x str],
+}
+
+impl<'de> DeserializeSeed<'de> for Canon<'_, '_> {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// Writes an object key (as a canonical string) and reports whether it is excluded.
+struct KeySeed<'o, 'x> {
+    out: &'o mut Vec<u8>,
+    exclude: &'x [&'x str],
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_, '_> {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeySeed<'_, '_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        write_str(self.out, v);
+        Ok(self.exclude.contains(&v))
+    }
+}
+
+/// One member of an object in the output buffer: `[start, key_end)` is the key, up to `end` the
+/// value.
+struct Entry {
+    start: usize,
+    key_end: usize,
+    end: usize,
+}
+
+impl<'de> Visitor<'de> for Canon<'_, '_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        self.out.push(TAG_NULL);
+        Ok(true)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
+        self.out.push(if v { TAG_TRUE } else { TAG_FALSE });
+        Ok(false)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<bool, E> {
+        self.out.push(TAG_UINT);
+        self.out.extend_from_slice(&v.to_le_bytes());
+        Ok(false)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<bool, E> {
+        self.out.push(TAG_INT);
+        self.out.extend_from_slice(&v.to_le_bytes());
+        Ok(false)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<bool, E> {
+        self.out.push(TAG_FLOAT);
+        self.out.extend_from_slice(&v.to_bits().to_le_bytes());
+        Ok(false)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        write_str(self.out, v);
+        Ok(false)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        self.out.push(TAG_ARR);
+        // Nulls inside arrays are positional, so they are kept.
+        while seq
+            .next_element_seed(Canon {
+                out: self.out,
+                top: false,
+                exclude: &[],
+            })?
+            .is_some()
+        {}
+        self.out.push(TAG_ARR_END);
+        Ok(false)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let exclude = if self.top { self.exclude } else { &[] };
+        let out = self.out;
+        out.push(TAG_OBJ);
+        let body = out.len();
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut sorted = true;
+        loop {
+            let start = out.len();
+            let Some(excluded) = map.next_key_seed(KeySeed {
+                out: &mut *out,
+                exclude,
+            })?
+            else {
+                break;
+            };
+            let key_end = out.len();
+            if excluded {
+                map.next_value::<IgnoredAny>()?;
+                out.truncate(start);
+                continue;
+            }
+            if map.next_value_seed(Canon {
+                out: &mut *out,
+                top: false,
+                exclude: &[],
+            })? {
+                out.truncate(start);
+                continue;
+            }
+            let entry = Entry {
+                start,
+                key_end,
+                end: out.len(),
+            };
+            if let Some(prev) = entries.last() {
+                if out[prev.start..prev.key_end] > out[entry.start..entry.key_end] {
+                    sorted = false;
+                }
+            }
+            entries.push(entry);
+        }
+        if !sorted {
+            // Keys compare by their canonical encoding; the length prefix is little-endian, so
+            // this is a total order that depends only on the key text (which is all we need).
+            let tail = out.split_off(body);
+            entries.sort_by(|a, b| {
+                tail[a.start - body..a.key_end - body].cmp(&tail[b.start - body..b.key_end - body])
+            });
+            for e in &entries {
+                out.extend_from_slice(&tail[e.start - body..e.end - body]);
+            }
+        }
+        out.push(TAG_OBJ_END);
+        Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(json: &str) -> String {
+        event_id(Provider::Tencent, json, &["EventHandle"]).expect("valid json")
+    }
+
+    #[test]
+    fn key_order_nulls_and_whitespace_do_not_matter() {
+        let a = id(r#"{"EventType":"X","P":{"a":1,"b":[1,null,"x"],"c":{"d":true}}}"#);
+        let b = id(
+            r#"{ "P" : {"c":{"d":true,"e":null},"b":[1,null,"\u0078"],"a":1}, "Z":null,
+                       "EventHandle":"h", "EventType":"X"}"#,
+        );
+        assert_eq!(a, b);
+        assert_eq!(a.len(), ID_HEX_LEN);
+    }
+
+    #[test]
+    fn values_types_and_provider_matter() {
+        let base = id(r#"{"a":1}"#);
+        assert_ne!(base, id(r#"{"a":"1"}"#));
+        assert_ne!(base, id(r#"{"a":2}"#));
+        assert_ne!(base, id(r#"{"a":[1]}"#));
+        assert_ne!(id(r#"{"a":[1,null]}"#), id(r#"{"a":[1]}"#));
+        assert_ne!(id(r#"{"ab":"c"}"#), id(r#"{"a":"bc"}"#));
+        let volc = event_id(Provider::Volcengine, r#"{"a":1}"#, &[]).expect("json");
+        assert_ne!(base, volc);
+    }
+
+    #[test]
+    fn exclusion_applies_to_the_top_level_only() {
+        assert_eq!(id(r#"{"a":1,"EventHandle":"x"}"#), id(r#"{"a":1}"#));
+        assert_ne!(id(r#"{"a":{"EventHandle":"x"}}"#), id(r#"{"a":{}}"#));
+    }
+
+    #[test]
+    fn dead_letter_ids_depend_on_source_and_body() {
+        let a = dead_letter_id("tencent", b"{");
+        assert_eq!(a, dead_letter_id("tencent", b"{"));
+        assert_ne!(a, dead_letter_id("tencent2", b"{"));
+        assert_ne!(a, dead_letter_id("tencent", b"{}"));
+        assert_eq!(a.len(), ID_HEX_LEN);
+    }
+}

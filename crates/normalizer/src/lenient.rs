@@ -1,0 +1,290 @@
+//! Lenient building blocks for the typed payload views.
+//!
+//! Vendors send numbers as strings and strings as numbers (Tencent `RestoreMediaTask.Status` is an
+//! integer, MPS `ErrCode` a string, Volcengine `Size` sometimes a float), explicit `null`s and
+//! fields of surprising shape. These wrappers never fail on a type mismatch: they record what they
+//! saw, and the mappers decide which mismatches matter (an object where an id belongs does; a
+//! string `Progress` does not). Unknown fields are skipped by serde without being materialized.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use crate::NormalizeError;
+
+/// Any JSON value seen where a scalar was expected. `null` is `Option::None` around it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Scalar<'a> {
+    /// A JSON string (borrowed when it had no escapes).
+    Str(Cow<'a, str>),
+    /// A non-negative integer.
+    UInt(u64),
+    /// A negative integer.
+    Int(i64),
+    /// A number with a fraction or exponent.
+    Float(f64),
+    /// `true` / `false`.
+    Bool(bool),
+    /// An object or an array: unusable as a scalar (skipped, not materialized).
+    Composite,
+}
+
+impl<'a> Scalar<'a> {
+    /// The value as text: strings verbatim, numbers and booleans in JSON notation.
+    pub(crate) fn text(&self) -> Option<Cow<'a, str>> {
+        match self {
+            Scalar::Str(s) => Some(s.clone()),
+            Scalar::UInt(n) => Some(Cow::Owned(n.to_string())),
+            Scalar::Int(n) => Some(Cow::Owned(n.to_string())),
+            Scalar::Float(f) => Some(Cow::Owned(f.to_string())),
+            Scalar::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+            Scalar::Composite => None,
+        }
+    }
+
+    /// The value as a number: numbers as they are, strings that parse as numbers.
+    pub(crate) fn number(&self) -> Option<f64> {
+        match self {
+            Scalar::Str(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+            Scalar::UInt(n) => Some(*n as f64),
+            Scalar::Int(n) => Some(*n as f64),
+            Scalar::Float(f) => Some(*f),
+            Scalar::Bool(_) | Scalar::Composite => None,
+        }
+    }
+
+    /// True for a code that means "no error": `0`, `"0"`, `""`.
+    pub(crate) fn is_zero_code(&self) -> bool {
+        match self {
+            Scalar::Str(s) => {
+                let s = s.trim();
+                s.is_empty() || s.parse::<f64>().is_ok_and(|f| f == 0.0)
+            }
+            Scalar::UInt(n) => *n == 0,
+            Scalar::Int(n) => *n == 0,
+            Scalar::Float(f) => *f == 0.0,
+            Scalar::Bool(b) => !*b,
+            Scalar::Composite => false,
+        }
+    }
+}
+
+/// Text of an optional scalar, treating objects/arrays as absent (for fields that do not matter).
+pub(crate) fn text<'a>(v: &Option<Scalar<'a>>) -> Option<Cow<'a, str>> {
+    v.as_ref().and_then(Scalar::text)
+}
+
+/// Non-empty text of an optional scalar, treating objects/arrays as absent.
+pub(crate) fn nonempty<'a>(v: &Option<Scalar<'a>>) -> Option<Cow<'a, str>> {
+    text(v).filter(|s| !s.is_empty())
+}
+
+/// Non-empty text of an id field that matters: an object or array there is an error.
+pub(crate) fn id<'a>(
+    v: &Option<Scalar<'a>>,
+    field: &'static str,
+) -> Result<Option<Cow<'a, str>>, NormalizeError> {
+    match v {
+        Some(Scalar::Composite) => Err(NormalizeError::field(field, "a string or number")),
+        other => Ok(nonempty(other)),
+    }
+}
+
+/// A number of an optional scalar (numbers or numeric strings).
+pub(crate) fn number(v: &Option<Scalar<'_>>) -> Option<f64> {
+    v.as_ref().and_then(Scalar::number)
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Scalar<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Scalar::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Scalar::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Scalar::Str(Cow::Owned(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Scalar::UInt(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Scalar::Int(v))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Scalar::Float(v))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Scalar::Bool(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Composite)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Composite)
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// An object parsed as `T`, or [`Obj::Other`] when the JSON value was not an object.
+#[derive(Debug)]
+pub(crate) enum Obj<T> {
+    /// The value was an object.
+    Some(T),
+    /// The value was a scalar or an array (skipped).
+    Other,
+}
+
+impl<T> Obj<T> {
+    /// The parsed object, if the value was one.
+    pub(crate) fn get(&self) -> Option<&T> {
+        match self {
+            Obj::Some(t) => Some(t),
+            Obj::Other => None,
+        }
+    }
+}
+
+/// The parsed object behind an optional [`Obj`] field.
+pub(crate) fn obj<T>(v: &Option<Obj<T>>) -> Option<&T> {
+    v.as_ref().and_then(Obj::get)
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Obj<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Obj::Some)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Obj::Other)
+            }
+            fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<Self::Value, E> {
+                Ok(Obj::Other)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Obj::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Obj::Other)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Obj::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Obj::Other)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Obj::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Obj::Other)
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// An array whose elements are parsed as `T` (itself lenient), or empty when the value was not
+/// an array.
+#[derive(Debug)]
+pub(crate) struct List<T>(pub(crate) Vec<T>);
+
+impl<T> List<T> {
+    /// The elements (empty when absent or not an array).
+    pub(crate) fn items(v: &Option<List<T>>) -> &[T] {
+        v.as_ref().map_or(&[], |l| l.0.as_slice())
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = List<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Option<T>>()? {
+                    items.extend(item);
+                }
+                Ok(List(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(List(Vec::new()))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<Self::Value, E> {
+                Ok(List(Vec::new()))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(List(Vec::new()))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(List(Vec::new()))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(List(Vec::new()))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(List(Vec::new()))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(List(Vec::new()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(List(Vec::new()))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// An object key, borrowed from the input when it has no escapes.
+pub(crate) struct Key<'a>(pub(crate) Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Key<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V(PhantomData))
+    }
+}
+
+/// Parse `raw` (known-valid JSON) as a lenient view `T`.
+pub(crate) fn view<'a, T: Deserialize<'a>>(raw: &'a str) -> Result<T, NormalizeError> {
+    serde_json::from_str(raw).map_err(NormalizeError::NotJson)
+}

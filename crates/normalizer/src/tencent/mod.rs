@@ -1,0 +1,240 @@
+//! Tencent Cloud VOD: normal-callback bodies (`EventContent` v3 and the legacy v2 format),
+//! `PullEvents` responses and single pulled `EventSet` elements.
+
+mod legacy;
+mod payload;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+use vodbridge_core::{CanonicalEvent, Provider};
+
+use crate::lenient::{self, nonempty, Key, Obj, Scalar};
+use crate::record::{self, Header};
+use crate::{ids, types, NormalizeError, PulledEvent, SourceContext, UNMAPPED_TYPE};
+
+/// Top-level members excluded from the id: the pull queue's handle and the callback's
+/// authentication fields (both differ between deliveries of one occurrence).
+const ID_EXCLUDED: &[&str] = &["EventHandle", "Sign", "T", "sign", "t"];
+
+/// The top-level members of a JSON object, values kept as raw JSON.
+pub(crate) struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'a> Members<'a> {
+    /// Parse `raw` as an object; `None` when it is valid JSON but not an object.
+    pub(crate) fn parse(raw: &'a str) -> Result<Option<Self>, NormalizeError> {
+        serde_json::from_str::<MaybeMembers<'a>>(raw)
+            .map(|m| m.0)
+            .map_err(NormalizeError::NotJson)
+    }
+
+    /// The raw value of member `key` unless it is absent or `null`.
+    pub(crate) fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.0
+            .iter()
+            .find(|(k, v)| k == key && v.get() != "null")
+            .map(|(_, v)| *v)
+    }
+}
+
+struct MaybeMembers<'a>(Option<Members<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for MaybeMembers<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = MaybeMembers<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut members = Vec::new();
+                while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+                    members.push((k, map.next_value::<&'de RawValue>()?));
+                }
+                Ok(MaybeMembers(Some(Members(members))))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(MaybeMembers(None))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<Self::Value, E> {
+                Ok(MaybeMembers(None))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(MaybeMembers(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(MaybeMembers(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(MaybeMembers(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(MaybeMembers(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(MaybeMembers(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(MaybeMembers(None))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// Parse `raw` as an object or fail with [`NormalizeError::NotObject`].
+fn members(raw: &str) -> Result<Members<'_>, NormalizeError> {
+    Members::parse(raw)?.ok_or(NormalizeError::NotObject)
+}
+
+/// A whole body: a v3 event, a v2 event or a `PullEvents` response.
+pub(crate) fn normalize(
+    raw: &RawValue,
+    ctx: &SourceContext<'_>,
+) -> Result<Vec<CanonicalEvent>, NormalizeError> {
+    let top = members(raw.get())?;
+    if let Some(response) = top.get("Response") {
+        return pull_response(response)?
+            .into_iter()
+            .map(|element| event(element, &members(element.get())?, ctx))
+            .collect();
+    }
+    if top.get("EventType").is_none() && top.get("eventType").is_some() {
+        return legacy::event(raw, &top, ctx).map(|e| vec![e]);
+    }
+    event(raw, &top, ctx).map(|e| vec![e])
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ApiError<'a> {
+    #[serde(borrow)]
+    code: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    message: Option<Scalar<'a>>,
+}
+
+/// The raw `EventSet` elements of a `PullEvents` `Response` object.
+pub(crate) fn pull_response(response: &RawValue) -> Result<Vec<&RawValue>, NormalizeError> {
+    let top = members(response.get())?;
+    if let Some(error) = top.get("Error") {
+        let e: Obj<ApiError<'_>> = lenient::view(error.get())?;
+        let e = e.get();
+        return Err(NormalizeError::ApiError {
+            code: e
+                .and_then(|e| nonempty(&e.code))
+                .map_or_else(|| "Unknown".to_owned(), Cow::into_owned),
+            message: e
+                .and_then(|e| nonempty(&e.message))
+                .map(Cow::into_owned)
+                .unwrap_or_default(),
+        });
+    }
+    match top.get("EventSet") {
+        None => Ok(Vec::new()),
+        Some(set) => serde_json::from_str::<Vec<&RawValue>>(set.get())
+            .map_err(|_| NormalizeError::field("Response.EventSet", "an array of events")),
+    }
+}
+
+/// One pulled `EventSet` element.
+pub(crate) fn pulled(raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
+    let parsed = serde_json::from_str::<&RawValue>(raw_event)
+        .map_err(NormalizeError::NotJson)
+        .and_then(|raw| Ok((raw, members(raw.get())?)));
+    match parsed {
+        Err(e) => PulledEvent {
+            handle: None,
+            result: Err(e),
+        },
+        Ok((raw, top)) => {
+            let handle = top
+                .get("EventHandle")
+                .and_then(|h| lenient::view::<Scalar<'_>>(h.get()).ok())
+                .and_then(|h| h.text())
+                .map(Cow::into_owned);
+            PulledEvent {
+                handle,
+                result: event(raw, &top, ctx),
+            }
+        }
+    }
+}
+
+/// A v3 `EventContent` object.
+fn event(
+    raw: &RawValue,
+    top: &Members<'_>,
+    ctx: &SourceContext<'_>,
+) -> Result<CanonicalEvent, NormalizeError> {
+    let vendor_type = event_type(top, "EventType")?;
+    let mapping = types::lookup(Provider::Tencent, &vendor_type);
+    let payload_raw = match mapping {
+        Some(m) => m
+            .payload_keys
+            .iter()
+            .find_map(|k| top.get(k).map(|v| (*k, v))),
+        // Forward-compatible: a new event type's payload is the one object member.
+        None => top
+            .0
+            .iter()
+            .find(|(k, v)| k != "EventType" && v.get().starts_with('{'))
+            .map(|(_, v)| ("", *v)),
+    };
+    let payload: payload::Payload<'_> = match payload_raw {
+        None => payload::Payload::default(),
+        Some((key, v)) => match lenient::view::<Obj<payload::Payload<'_>>>(v.get())? {
+            Obj::Some(p) => p,
+            Obj::Other if key.is_empty() => payload::Payload::default(),
+            Obj::Other => return Err(NormalizeError::field(payload_field(key), "an object")),
+        },
+    };
+    let kind = mapping.map(|m| m.task_kind);
+    let mut x = payload.extract(kind)?;
+    let (outcome, failure) = payload.outcome(kind);
+    if let Some((code, message)) = failure {
+        x.error_code = code;
+        x.error_message = message;
+    }
+    let id = ids::event_id(Provider::Tencent, raw.get(), ID_EXCLUDED)
+        .map_err(NormalizeError::NotJson)?;
+    let header = Header {
+        provider: Provider::Tencent,
+        providertype: &vendor_type,
+        ty: mapping.map_or(UNMAPPED_TYPE, |m| m.canonical_type),
+        outcome,
+        id,
+        // EventContent carries no occurrence time (see docs/events.md, "time").
+        time: None,
+    };
+    Ok(record::build(header, x, raw, ctx))
+}
+
+/// The `'static` name of a known payload member, for error messages.
+fn payload_field(key: &str) -> &'static str {
+    types::type_mappings(Provider::Tencent)
+        .iter()
+        .flat_map(|m| m.payload_keys.iter())
+        .find(|k| **k == key)
+        .copied()
+        .unwrap_or("payload")
+}
+
+/// The event type member `key`: a non-empty string.
+pub(crate) fn event_type<'a>(
+    top: &Members<'a>,
+    key: &'static str,
+) -> Result<Cow<'a, str>, NormalizeError> {
+    let raw = top.get(key).ok_or(NormalizeError::MissingEventType)?;
+    match lenient::view::<Scalar<'a>>(raw.get())? {
+        Scalar::Str(s) if s.trim().is_empty() => Err(NormalizeError::MissingEventType),
+        Scalar::Str(s) => Ok(s),
+        _ => Err(NormalizeError::field(key, "a string")),
+    }
+}

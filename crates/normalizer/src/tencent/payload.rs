@@ -1,0 +1,392 @@
+//! Typed, lenient view of a Tencent `EventContent` payload (`FileUploadEvent`,
+//! `ProcedureStateChangeEvent` …) and the vendor-neutral fields and outcome derived from it.
+//!
+//! One struct covers every payload: it names the union of the fields vodbridge reads, all
+//! optional, so serde skips the rest without materializing it.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use vodbridge_core::Outcome;
+
+use crate::lenient::{self, id, nonempty, number, obj, text, Key, List, Obj, Scalar};
+use crate::record::Extract;
+use crate::NormalizeError;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Payload<'a> {
+    #[serde(borrow)]
+    task_id: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    status: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    err_code: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    err_code_ext: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    message: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    file_id: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    src_file_id: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    file_name: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    file_url: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    duration: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    session_id: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    session_context: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    cast_id: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    wechat_status: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    publish_result: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    media_basic_info: Option<Obj<MediaBasicInfo<'a>>>,
+    #[serde(borrow)]
+    meta_data: Option<Obj<MetaData<'a>>>,
+    #[serde(borrow)]
+    input: Option<Obj<Io<'a>>>,
+    #[serde(borrow)]
+    output: Option<Obj<Io<'a>>>,
+    #[serde(borrow)]
+    file_info: Option<Obj<Io<'a>>>,
+    #[serde(borrow)]
+    file_info_set: Option<List<Obj<Io<'a>>>>,
+    #[serde(borrow)]
+    file_id_set: Option<List<Scalar<'a>>>,
+    #[serde(borrow)]
+    file_delete_result_info: Option<List<Obj<Io<'a>>>>,
+    #[serde(borrow)]
+    snapshot_info_set: Option<List<Obj<SubTask<'a>>>>,
+    #[serde(borrow)]
+    sub_task_set: Option<List<Obj<SubTask<'a>>>>,
+    #[serde(borrow)]
+    complex_adaptive_dynamic_streaming_task_result_set: Option<List<Obj<SubTask<'a>>>>,
+    #[serde(borrow)]
+    media_process_result_set: Option<List<Obj<SubTasks<'a>>>>,
+    #[serde(borrow)]
+    ai_content_review_result_set: Option<List<Obj<SubTasks<'a>>>>,
+    #[serde(borrow)]
+    ai_analysis_result_set: Option<List<Obj<SubTasks<'a>>>>,
+    #[serde(borrow)]
+    ai_recognition_result_set: Option<List<Obj<SubTasks<'a>>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MediaBasicInfo<'a> {
+    #[serde(borrow)]
+    name: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    media_url: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    storage_region: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    source_info: Option<Obj<SourceInfo<'a>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SourceInfo<'a> {
+    #[serde(borrow)]
+    source_context: Option<Scalar<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MetaData<'a> {
+    #[serde(borrow)]
+    size: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    duration: Option<Scalar<'a>>,
+}
+
+/// An `Input`, `Output` or file-info object (the fields vodbridge reads are shared).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Io<'a> {
+    #[serde(borrow)]
+    file_id: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    file_url: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    media_name: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    err_code: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    message: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    meta_data: Option<Obj<MetaData<'a>>>,
+    #[serde(borrow)]
+    input: Option<Obj<IoId<'a>>>,
+    #[serde(borrow)]
+    output: Option<Obj<IoId<'a>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct IoId<'a> {
+    #[serde(borrow)]
+    file_id: Option<Scalar<'a>>,
+}
+
+/// Status and error of a sub-task (procedure results, MPS sub-tasks, snapshots …).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SubTask<'a> {
+    #[serde(borrow)]
+    status: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    err_code: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    err_code_ext: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    message: Option<Scalar<'a>>,
+}
+
+/// A procedure result item `{"Type":"Transcode","TranscodeTask":{…}}`: every object member is a
+/// sub-task, whatever its name (new task types appear without notice).
+#[derive(Debug, Default)]
+struct SubTasks<'a>(Vec<SubTask<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for SubTasks<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = SubTasks<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut tasks = Vec::new();
+                while let Some(Key(_)) = map.next_key::<Key<'de>>()? {
+                    if let Some(Obj::Some(task)) = map.next_value::<Option<Obj<SubTask<'a>>>>()? {
+                        tasks.push(task);
+                    }
+                }
+                Ok(SubTasks(tasks))
+            }
+        }
+        d.deserialize_map(V(PhantomData))
+    }
+}
+
+/// True for a code meaning "no error": `0`, `""`, `"0"`, `"Success"`.
+fn ok_code(v: &Option<Scalar<'_>>) -> bool {
+    match v {
+        None => true,
+        Some(Scalar::Str(s)) if s.eq_ignore_ascii_case("success") => true,
+        Some(s) => s.is_zero_code(),
+    }
+}
+
+fn status_is(v: &Option<Scalar<'_>>, any_of: &[&str]) -> bool {
+    matches!(v, Some(Scalar::Str(s)) if any_of.iter().any(|w| s.trim().eq_ignore_ascii_case(w)))
+}
+
+const FAILED_STATUSES: &[&str] = &["FAIL", "FAILED", "ERROR"];
+
+/// A failure found in the payload: (code, message).
+type Failure<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>);
+
+fn code_text<'a>(ext: &Option<Scalar<'a>>, code: &Option<Scalar<'a>>) -> Option<Cow<'a, str>> {
+    nonempty(ext).or_else(|| if ok_code(code) { None } else { text(code) })
+}
+
+impl<'a> SubTask<'a> {
+    fn failure(&self) -> Option<Failure<'a>> {
+        let failed = status_is(&self.status, FAILED_STATUSES)
+            || !ok_code(&self.err_code)
+            || nonempty(&self.err_code_ext).is_some();
+        failed.then(|| {
+            (
+                code_text(&self.err_code_ext, &self.err_code),
+                nonempty(&self.message),
+            )
+        })
+    }
+}
+
+impl<'a> Payload<'a> {
+    /// The outcome, and the error when it failed (see `docs/events.md`, "Outcome rules").
+    pub(crate) fn outcome(&self, kind: Option<&str>) -> (Outcome, Option<Failure<'a>>) {
+        // RestoreMediaTask.Status is a deprecated integer with undocumented values; the event
+        // itself announces completion.
+        if kind == Some("restore") {
+            return (Outcome::Succeeded, None);
+        }
+        if status_is(&self.status, &["PROCESSING", "WAITING"]) {
+            return (Outcome::Processing, None);
+        }
+        let wechat_failed = status_is(&self.wechat_status, &["FAIL", "AUDITNOTPASS"]);
+        let publish_failed = status_is(&self.publish_result, &["Failed", "Rejected"]);
+        let own = status_is(&self.status, FAILED_STATUSES)
+            || !ok_code(&self.err_code)
+            || nonempty(&self.err_code_ext).is_some()
+            || wechat_failed
+            || publish_failed;
+        if own {
+            let code = code_text(&self.err_code_ext, &self.err_code)
+                .or_else(|| {
+                    if wechat_failed {
+                        nonempty(&self.wechat_status)
+                    } else {
+                        None
+                    }
+                })
+                .or_else(|| {
+                    if publish_failed {
+                        nonempty(&self.publish_result)
+                    } else {
+                        None
+                    }
+                });
+            return (Outcome::Failed, Some((code, nonempty(&self.message))));
+        }
+        if let Some(f) = self.sub_failure() {
+            return (Outcome::Failed, Some(f));
+        }
+        (Outcome::Succeeded, None)
+    }
+
+    fn sub_failure(&self) -> Option<Failure<'a>> {
+        let files = lenient::obj(&self.file_info)
+            .into_iter()
+            .chain(List::items(&self.file_info_set).iter().filter_map(Obj::get));
+        for f in files {
+            if !ok_code(&f.err_code) {
+                return Some((text(&f.err_code), nonempty(&f.message)));
+            }
+        }
+        let flat = [
+            &self.snapshot_info_set,
+            &self.sub_task_set,
+            &self.complex_adaptive_dynamic_streaming_task_result_set,
+        ];
+        for list in flat {
+            if let Some(f) = List::items(list)
+                .iter()
+                .filter_map(Obj::get)
+                .find_map(SubTask::failure)
+            {
+                return Some(f);
+            }
+        }
+        let nested = [
+            &self.media_process_result_set,
+            &self.ai_content_review_result_set,
+            &self.ai_analysis_result_set,
+            &self.ai_recognition_result_set,
+        ];
+        for list in nested {
+            for item in List::items(list).iter().filter_map(Obj::get) {
+                if let Some(f) = item.0.iter().find_map(SubTask::failure) {
+                    return Some(f);
+                }
+            }
+        }
+        None
+    }
+
+    /// The vendor-neutral fields (see `docs/events.md`, "data").
+    pub(crate) fn extract(
+        &self,
+        kind: Option<&'static str>,
+    ) -> Result<Extract<'a>, NormalizeError> {
+        let mut x = Extract::default();
+        let input = obj(&self.input);
+        let output = obj(&self.output);
+        let file_info = obj(&self.file_info);
+        let info = obj(&self.media_basic_info);
+        let set: Vec<&Io<'a>> = List::items(&self.file_info_set)
+            .iter()
+            .filter_map(Obj::get)
+            .collect();
+        let deleted: Vec<&Io<'a>> = List::items(&self.file_delete_result_info)
+            .iter()
+            .filter_map(Obj::get)
+            .collect();
+
+        // Every media id the event names, the media acted on (source) first.
+        let mut ids: Vec<Cow<'a, str>> = Vec::new();
+        let mut push = |v: Option<Cow<'a, str>>| {
+            if let Some(v) = v {
+                if !ids.contains(&v) {
+                    ids.push(v);
+                }
+            }
+        };
+        push(id(&self.file_id, "FileId")?);
+        push(
+            input
+                .map(|i| id(&i.file_id, "Input.FileId"))
+                .transpose()?
+                .flatten(),
+        );
+        push(
+            output
+                .map(|o| id(&o.file_id, "Output.FileId"))
+                .transpose()?
+                .flatten(),
+        );
+        push(id(&self.src_file_id, "SrcFileId")?);
+        for f in List::items(&self.file_id_set) {
+            push(id(&Some(f.clone()), "FileIdSet")?);
+        }
+        for d in &deleted {
+            push(id(&d.file_id, "FileDeleteResultInfo.FileId")?);
+        }
+        push(
+            file_info
+                .map(|f| id(&f.file_id, "FileInfo.FileId"))
+                .transpose()?
+                .flatten(),
+        );
+        for f in &set {
+            push(id(&f.file_id, "FileInfoSet.FileId")?);
+            push(obj(&f.input).and_then(|i| nonempty(&i.file_id)));
+            push(obj(&f.output).and_then(|o| nonempty(&o.file_id)));
+        }
+        x.media.id = ids.first().cloned();
+        if ids.len() > 1 {
+            x.media.ids = ids;
+        }
+
+        let out_meta = output.and_then(|o| obj(&o.meta_data));
+        let meta = obj(&self.meta_data).or(out_meta);
+        x.media.name = info
+            .and_then(|i| nonempty(&i.name))
+            .or_else(|| nonempty(&self.file_name))
+            .or_else(|| output.and_then(|o| nonempty(&o.media_name)));
+        x.media.url = info
+            .and_then(|i| nonempty(&i.media_url))
+            .or_else(|| nonempty(&self.file_url))
+            .or_else(|| output.and_then(|o| nonempty(&o.file_url)))
+            .or_else(|| file_info.and_then(|f| nonempty(&f.file_url)));
+        x.media.size = meta.and_then(|m| number(&m.size));
+        x.media.duration = meta
+            .and_then(|m| number(&m.duration))
+            .or_else(|| number(&self.duration));
+
+        x.task.id = id(&self.task_id, "TaskId")?;
+        x.task.kind = kind;
+        x.task.status = nonempty(&self.status);
+        x.context = nonempty(&self.session_context).or_else(|| {
+            info.and_then(|i| obj(&i.source_info))
+                .and_then(|s| nonempty(&s.source_context))
+        });
+        x.session_id = nonempty(&self.session_id);
+        x.storage_region = info.and_then(|i| nonempty(&i.storage_region));
+        x.fallback_key = x.task.id.clone().or(id(&self.cast_id, "CastId")?);
+        Ok(x)
+    }
+}
