@@ -1,0 +1,129 @@
+//! Shared helpers of the NATS sink integration tests: test events, a sink on a test server, and
+//! reading a stream back through a real JetStream consumer.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer};
+use futures::StreamExt as _;
+use serde_json::value::RawValue;
+use vodbridge_core::{CanonicalEvent, Outcome, Provider, TimeSource};
+use vodbridge_sink_nats::{NatsSink, NatsSinkConfig, StreamConfig};
+
+/// A canonical event literal (the normalizer is not needed to test a sink).
+pub fn event(id: &str, ty: &str) -> CanonicalEvent {
+    CanonicalEvent {
+        specversion: "1.0".into(),
+        id: id.into(),
+        source: "/vodbridge/tencent".into(),
+        ty: ty.into(),
+        subject: Some(format!("media-{id}")),
+        time: "2024-05-06T09:49:33Z".into(),
+        datacontenttype: "application/json".into(),
+        provider: Provider::Tencent,
+        providertype: "NewFileUpload".into(),
+        outcome: Outcome::Succeeded,
+        partitionkey: format!("media-{id}"),
+        timesource: TimeSource::Provider,
+        source_name: "tencent".into(),
+        data: RawValue::from_string(format!(r#"{{"media":{{"id":"media-{id}"}},"n":"{id}"}}"#))
+            .expect("valid json"),
+    }
+}
+
+/// A JetStream sink config that creates stream `VOD` on `vod.>`.
+pub fn jetstream_config(url: &str) -> NatsSinkConfig {
+    let mut config = NatsSinkConfig::new(url);
+    config.stream = Some(StreamConfig {
+        name: "VOD".into(),
+        subjects: vec!["vod.>".into()],
+        max_age: Some(Duration::from_secs(3600)),
+        duplicate_window: None,
+        replicas: 1,
+        storage: Default::default(),
+    });
+    config
+}
+
+/// Connect a sink named `name` with its own registry.
+pub async fn sink(name: &str, config: NatsSinkConfig) -> (NatsSink, prometheus::Registry) {
+    let registry = prometheus::Registry::new();
+    let sink = NatsSink::connect(name.into(), config, &registry)
+        .await
+        .expect("connect sink");
+    (sink, registry)
+}
+
+/// A plain client to read back with.
+pub async fn client(url: &str) -> async_nats::Client {
+    async_nats::connect(url).await.expect("connect reader")
+}
+
+/// Every message of `stream`, in order, read by a fresh pull consumer.
+pub async fn read_stream(client: &async_nats::Client, stream: &str) -> Vec<async_nats::Message> {
+    let js = jetstream::new(client.clone());
+    let mut stream = js.get_stream(stream).await.expect("stream exists");
+    let total = stream.info().await.expect("stream info").state.messages as usize;
+    let consumer = stream
+        .create_consumer(consumer::pull::Config {
+            ack_policy: consumer::AckPolicy::None,
+            ..Default::default()
+        })
+        .await
+        .expect("create consumer");
+    let mut out = Vec::with_capacity(total);
+    while out.len() < total {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(total - out.len())
+            .expires(Duration::from_secs(2))
+            .messages()
+            .await
+            .expect("fetch");
+        let before = out.len();
+        while let Some(msg) = batch.next().await {
+            out.push(msg.expect("message").split().0);
+        }
+        assert!(
+            out.len() > before,
+            "consumer stalled at {} of {total} messages",
+            out.len()
+        );
+    }
+    out
+}
+
+/// The value of header `name` (case-insensitive lookup is not needed: we set exact names).
+pub fn header<'a>(msg: &'a async_nats::Message, name: &str) -> Option<&'a str> {
+    msg.headers
+        .as_ref()
+        .and_then(|h| h.get(name))
+        .map(|v| v.as_str())
+}
+
+/// Sum of a metric's samples whose labels contain every `(name, value)` of `labels` (counters and
+/// gauges: the value; histograms: the sample count).
+pub fn metric(registry: &prometheus::Registry, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let mut sum = 0.0;
+    for family in registry.gather().iter().filter(|f| f.name() == name) {
+        for m in family.get_metric() {
+            if !labels.iter().all(|(k, v)| {
+                m.get_label()
+                    .iter()
+                    .any(|l| l.name() == *k && l.value() == *v)
+            }) {
+                continue;
+            }
+            sum += match family.get_field_type() {
+                prometheus::proto::MetricType::COUNTER => m.get_counter().get_value(),
+                prometheus::proto::MetricType::GAUGE => m.get_gauge().get_value(),
+                prometheus::proto::MetricType::HISTOGRAM => {
+                    m.get_histogram().get_sample_count() as f64
+                }
+                _ => 0.0,
+            };
+        }
+    }
+    sum
+}
