@@ -1,1 +1,0 @@
-//! The Tencent `PullEvents` / `ConfirmEvents` poller.
