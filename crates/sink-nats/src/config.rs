@@ -151,3 +151,42 @@ impl NatsSinkConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_example_with_defaults() {
+        let config: NatsSinkConfig = serde_json::from_value(serde_json::json!({
+            "url": "nats://127.0.0.1:4222",
+            "subject": "{type}",
+            "jetstream": true,
+            "mode": "binary",
+            "types": ["vod.*"],
+            "stream": { "name": "VOD", "subjects": ["vod.>"], "max_age": "7d" }
+        }))
+        .expect("valid config");
+        assert_eq!(config.mode, BindingMode::Binary);
+        assert_eq!(config.ack_timeout, Duration::from_secs(5));
+        assert_eq!(config.max_in_flight, 4096);
+        let stream = config.stream.expect("stream");
+        assert_eq!(stream.max_age, Some(Duration::from_secs(7 * 24 * 3600)));
+        assert_eq!(stream.storage, StreamStorage::File);
+        assert_eq!(stream.replicas, 1);
+
+        let minimal: NatsSinkConfig =
+            serde_json::from_value(serde_json::json!({ "url": "nats://h:4222" })).expect("minimal");
+        assert!(minimal.jetstream);
+        assert_eq!(minimal.subject, "{type}");
+        assert_eq!(minimal.mode, BindingMode::Structured);
+    }
+
+    #[test]
+    fn rejects_unknown_fields() {
+        let err = serde_json::from_value::<NatsSinkConfig>(
+            serde_json::json!({ "url": "x", "subjet": "a" }),
+        );
+        assert!(err.is_err());
+    }
+}

@@ -7,9 +7,11 @@
 //! answer the vendor.
 
 pub mod binding;
+mod classify;
 mod config;
 mod error;
 mod metrics;
+mod options;
 mod sink;
 mod stream;
 

@@ -21,22 +21,24 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, message::PublishMessage};
-use async_nats::{Client, ConnectOptions, HeaderMap};
+use async_nats::{Client, HeaderMap};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::future::join_all;
 use prometheus::Registry;
 use tokio::sync::Semaphore;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, info};
 use vodbridge_core::{
     BindingMode, CanonicalEvent, DestinationTemplate, Sink, SinkError, SinkErrorKind, SinkHealth,
     TypeFilter,
 };
 
 use crate::binding::{encode, valid_publish_subject};
+use crate::classify::classify;
 use crate::config::NatsSinkConfig;
 use crate::error::NatsSinkError;
 use crate::metrics::Metrics;
+use crate::options::connect_options;
 use crate::stream::ensure_stream;
 
 /// One message ready to send.
@@ -352,102 +354,6 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.metrics.in_flight.sub(self.n);
     }
-}
-
-/// Retriable or permanent, and the metric reason, for a JetStream publish failure.
-fn classify(e: &jetstream::context::PublishError) -> (SinkErrorKind, &'static str) {
-    use jetstream::context::PublishErrorKind as K;
-    match e.kind() {
-        K::TimedOut => (SinkErrorKind::Retriable, "timeout"),
-        K::BrokenPipe => (SinkErrorKind::Retriable, "disconnected"),
-        K::StreamNotFound => (SinkErrorKind::Retriable, "no_stream"),
-        K::MaxAckPending => (SinkErrorKind::Retriable, "overloaded"),
-        K::MaxPayloadExceeded => (SinkErrorKind::Permanent, "too_large"),
-        // We never set expectations on the last id or sequence, so these mean a foreign
-        // header; retrying would not change the answer.
-        K::WrongLastMessageId | K::WrongLastSequence => (SinkErrorKind::Permanent, "rejected"),
-        _ => {
-            let api =
-                std::error::Error::source(e).and_then(|s| s.downcast_ref::<jetstream::Error>());
-            match api.map(|a| a.error_code()) {
-                Some(jetstream::ErrorCode::STREAM_MESSAGE_EXCEEDS_MAXIMUM) => {
-                    (SinkErrorKind::Permanent, "too_large")
-                }
-                // Other API errors (stream full with discard=new, storage exhausted, no leader)
-                // are operational and clear up; a send error means the client is shutting down.
-                Some(_) => (SinkErrorKind::Retriable, "rejected"),
-                None => (SinkErrorKind::Retriable, "disconnected"),
-            }
-        }
-    }
-}
-
-async fn connect_options(
-    name: &str,
-    config: &NatsSinkConfig,
-) -> Result<ConnectOptions, NatsSinkError> {
-    let sink = name.to_owned();
-    let mut options = ConnectOptions::new()
-        .name(format!("vodbridge/{name}"))
-        .connection_timeout(config.connect_timeout)
-        .require_tls(config.tls_required)
-        .event_callback(move |event| {
-            let sink = sink.clone();
-            async move {
-                match event {
-                    async_nats::Event::Connected => {
-                        info!(sink = %sink, "nats connection (re)established")
-                    }
-                    async_nats::Event::Disconnected => {
-                        warn!(sink = %sink, "nats connection lost, reconnecting")
-                    }
-                    async_nats::Event::Closed => error!(sink = %sink, "nats connection closed"),
-                    other => warn!(sink = %sink, event = %other, "nats connection event"),
-                }
-            }
-        });
-    match (&config.user, &config.password) {
-        (Some(user), Some(password)) => {
-            options = options.user_and_password(user.clone(), password.expose().to_owned());
-        }
-        (None, None) => {}
-        _ => {
-            return Err(NatsSinkError::Config(
-                "`user` and `password` must be set together".into(),
-            ))
-        }
-    }
-    if let Some(token) = &config.token {
-        options = options.token(token.expose().to_owned());
-    }
-    if let Some(seed) = &config.nkey_seed {
-        options = options.nkey(seed.expose().to_owned());
-    }
-    if let Some(path) = &config.credentials_file {
-        options =
-            options
-                .credentials_file(path)
-                .await
-                .map_err(|source| NatsSinkError::Credentials {
-                    path: path.clone(),
-                    source,
-                })?;
-    }
-    if let Some(ca) = &config.ca_file {
-        options = options.add_root_certificates(ca.clone());
-    }
-    match (&config.client_cert, &config.client_key) {
-        (Some(cert), Some(key)) => {
-            options = options.add_client_certificate(cert.clone(), key.clone())
-        }
-        (None, None) => {}
-        _ => {
-            return Err(NatsSinkError::Config(
-                "`client_cert` and `client_key` must be set together".into(),
-            ))
-        }
-    }
-    Ok(options)
 }
 
 #[async_trait]
