@@ -1,1 +1,0 @@
-//! The axum callback receiver.

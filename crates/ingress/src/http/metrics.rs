@@ -1,0 +1,102 @@
+//! Receiver metrics (`vodbridge_*`). Labels come only from closed sets: configured source names,
+//! providers, canonical types from the normalizer's taxonomy, route templates, status codes and
+//! error reasons.
+
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+
+/// Metric handles of the HTTP receiver.
+#[derive(Clone)]
+pub(crate) struct HttpMetrics {
+    pub(crate) received: IntCounterVec,
+    pub(crate) normalized: IntCounterVec,
+    pub(crate) unmapped: IntCounterVec,
+    pub(crate) rejected: IntCounterVec,
+    pub(crate) dead_letters: IntCounterVec,
+    pub(crate) requests: IntCounterVec,
+    pub(crate) duration: HistogramVec,
+    pub(crate) in_flight: IntGauge,
+}
+
+impl HttpMetrics {
+    pub(crate) fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let received = IntCounterVec::new(
+            Opts::new(
+                "vodbridge_callbacks_received_total",
+                "Authenticated callbacks received, by source.",
+            ),
+            &["source", "provider"],
+        )?;
+        let normalized = IntCounterVec::new(
+            Opts::new(
+                "vodbridge_events_normalized_total",
+                "Canonical events produced, by canonical type.",
+            ),
+            &["source", "provider", "type"],
+        )?;
+        let unmapped = IntCounterVec::new(
+            Opts::new(
+                "vodbridge_events_unmapped_total",
+                "Events of a vendor type with no canonical mapping (forwarded as vod.unmapped).",
+            ),
+            &["source", "provider"],
+        )?;
+        let rejected = IntCounterVec::new(
+            Opts::new(
+                "vodbridge_callbacks_rejected_total",
+                "Callbacks not answered 200, by reason.",
+            ),
+            &["source", "reason"],
+        )?;
+        let dead_letters = IntCounterVec::new(
+            Opts::new(
+                "vodbridge_dead_letters_total",
+                "Inputs stored as dead letters, by reason.",
+            ),
+            &["source", "reason"],
+        )?;
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "vodbridge_http_requests_total",
+                "HTTP requests by route template and status.",
+            ),
+            &["route", "status"],
+        )?;
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "vodbridge_http_request_duration_seconds",
+                "HTTP request duration by route template.",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0,
+            ]),
+            &["route"],
+        )?;
+        let in_flight = IntGauge::new(
+            "vodbridge_http_in_flight_requests",
+            "Callback requests being processed.",
+        )?;
+        for c in [
+            &received,
+            &normalized,
+            &unmapped,
+            &rejected,
+            &dead_letters,
+            &requests,
+        ] {
+            registry.register(Box::new(c.clone()))?;
+        }
+        registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(in_flight.clone()))?;
+        Ok(Self {
+            received,
+            normalized,
+            unmapped,
+            rejected,
+            dead_letters,
+            requests,
+            duration,
+            in_flight,
+        })
+    }
+}

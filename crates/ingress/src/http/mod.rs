@@ -1,0 +1,140 @@
+//! The axum callback receiver and the admin endpoints.
+//!
+//! [`router`] serves `POST /v1/callbacks/{source}`: read the raw body, check the source's
+//! signature rules ([`verify`]), normalize with the source's provider, hand the events to the
+//! [`Dispatcher`] and answer 200 only after every sink acknowledged (503 + `Retry-After`
+//! otherwise). Bodies that cannot be normalized are stored as dead letters before the 400.
+//! [`admin_router`] serves `/healthz`, `/readyz` and `/metrics`.
+
+mod admin;
+mod callback;
+mod error;
+mod metrics;
+mod source;
+pub mod verify;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use tokio::sync::Semaphore;
+
+pub use admin::{admin_router, AdminState};
+pub use callback::UNMAPPED_TYPE;
+pub use error::CallbackError;
+pub use source::{CallbackSource, SourceAuth, VolcengineAuth, DEFAULT_MAX_CLOCK_SKEW};
+
+use crate::dispatch::Dispatcher;
+use metrics::HttpMetrics;
+
+/// Limits of the receiver (`[server]` configuration).
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Largest accepted body; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// Requests processed at once; more are answered 503 at once (load shedding, not queueing).
+    pub max_in_flight: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            max_in_flight: 1024,
+        }
+    }
+}
+
+/// Shared state of the callback router; cheap to clone.
+#[derive(Clone)]
+pub struct HttpState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    sources: HashMap<String, CallbackSource>,
+    dispatcher: Dispatcher,
+    metrics: HttpMetrics,
+    in_flight: Arc<Semaphore>,
+    max_body_bytes: usize,
+}
+
+impl HttpState {
+    /// Build the receiver state and register its metrics on `registry`.
+    pub fn new(
+        settings: HttpSettings,
+        sources: Vec<CallbackSource>,
+        dispatcher: Dispatcher,
+        registry: &prometheus::Registry,
+    ) -> prometheus::Result<Self> {
+        let metrics = HttpMetrics::register(registry)?;
+        let sources = sources.into_iter().map(|s| (s.name.clone(), s)).collect();
+        let inner = Inner {
+            sources,
+            dispatcher,
+            metrics,
+            in_flight: Arc::new(Semaphore::new(settings.max_in_flight.max(1))),
+            max_body_bytes: settings.max_body_bytes,
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The dispatcher the receiver delivers to.
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.inner.dispatcher
+    }
+}
+
+/// The callback router: `POST /v1/callbacks/{source}`; everything else is a JSON 404.
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/v1/callbacks/{source}", post(callback::handle))
+        .fallback(|| async { CallbackError::UnknownSource })
+        .layer(DefaultBodyLimit::max(state.inner.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .with_state(state)
+}
+
+/// Load shedding and request metrics around every request.
+async fn track(State(state): State<HttpState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let metrics = &state.inner.metrics;
+    // A full house answers 503 at once: queueing would only make every caller time out.
+    let response = match Arc::clone(&state.inner.in_flight).try_acquire_owned() {
+        Ok(permit) => {
+            metrics.in_flight.inc();
+            let response = next.run(request).await;
+            metrics.in_flight.dec();
+            drop(permit);
+            response
+        }
+        Err(_) => {
+            metrics
+                .rejected
+                .with_label_values(&["", "overloaded"])
+                .inc();
+            CallbackError::Overloaded.into_response()
+        }
+    };
+    metrics
+        .requests
+        .with_label_values(&[route.as_str(), response.status().as_str()])
+        .inc();
+    metrics
+        .duration
+        .with_label_values(&[route.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}

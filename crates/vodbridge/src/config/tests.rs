@@ -1,0 +1,171 @@
+//! Configuration loading and validation.
+
+use super::*;
+
+const MINIMAL: &str = r#"
+[[sources]]
+name = "tc"
+provider = "tencent"
+
+[[sinks]]
+name = "local"
+type = "file"
+path = "data/events.jsonl"
+
+[dead_letter]
+sink = "local"
+destination = "data/dl.jsonl"
+"#;
+
+fn err(toml: &str) -> String {
+    format!("{:#}", Config::parse(toml).expect_err("must be refused"))
+}
+
+#[test]
+fn embedded_default_is_valid_and_local_only() {
+    let c = Config::load(None).expect("embedded default");
+    assert_eq!(c.sources.len(), 2);
+    assert!(c.server.listen.ip().is_loopback());
+    assert!(c.server.admin_listen.ip().is_loopback());
+    assert!(
+        matches!(&c.sinks[0], SinkConfig::File { config, .. } if config.path == Path::new("data/events.jsonl"))
+    );
+    assert_eq!(
+        c.dead_letter.as_ref().map(|d| d.destination.as_str()),
+        Some("data/deadletter.jsonl")
+    );
+}
+
+#[test]
+fn example_documents_a_valid_configuration() {
+    let text = include_str!("../../../../config/example.toml");
+    std::env::set_var("TENCENT_VOD_SIGN_KEY", "mysignkey");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret\n").expect("write");
+    let text = text.replace(
+        "/run/secrets/tencent_callback_token",
+        token.to_str().expect("utf8"),
+    );
+    let c = Config::parse(&text).expect("example parses");
+    assert_eq!(c.sinks.len(), 3);
+    let sources = resolve_sources(&c.sources).expect("secrets");
+    assert_eq!(
+        sources[0].auth.token.as_ref().map(Secret::expose),
+        Some("s3cret")
+    );
+    assert_eq!(
+        sources[0]
+            .auth
+            .tencent_sign_key
+            .as_ref()
+            .map(Secret::expose),
+        Some("mysignkey")
+    );
+    assert_eq!(
+        sources[1].auth.volcengine.as_ref().map(|v| v.keys.len()),
+        Some(2)
+    );
+    assert_eq!(sources[1].ce_source, "/vodbridge/volcengine");
+}
+
+#[test]
+fn defaults_apply() {
+    let c = Config::parse(MINIMAL).expect("valid");
+    assert_eq!(c.server.max_body_bytes, 1024 * 1024);
+    assert_eq!(c.server.ack_timeout, Duration::from_secs(10));
+    assert_eq!(c.log.format, LogFormat::Text);
+    assert_eq!(c.sources[0].max_clock_skew, Duration::from_secs(300));
+}
+
+#[test]
+fn environment_overrides_server_keys_and_ignores_unrelated_variables() {
+    std::env::set_var("VODBRIDGE_SERVER__MAX_IN_FLIGHT", "7");
+    std::env::set_var("VODBRIDGE_PYTHON", "/usr/bin/python3");
+    let c = Config::parse(MINIMAL).expect("valid");
+    assert_eq!(c.server.max_in_flight, 7);
+}
+
+#[test]
+fn unknown_keys_are_refused_by_name() {
+    let e = err(&MINIMAL.replace(
+        "provider = \"tencent\"",
+        "provider = \"tencent\"\nsing_key = \"x\"",
+    ));
+    assert!(e.contains("sing_key"), "{e}");
+    let e = err(&MINIMAL.replace(
+        "path = \"data/events.jsonl\"",
+        "path = \"a\"\nrotate_byte = 5",
+    ));
+    assert!(e.contains("rotate_byte"), "{e}");
+    let e = err(&format!("{MINIMAL}\n[server]\nlisten_addr = \"x\"\n"));
+    assert!(e.contains("listen_addr"), "{e}");
+}
+
+#[test]
+fn invalid_values_name_the_key() {
+    let e = err(&format!("{MINIMAL}\n[server]\nlisten = \"nowhere\"\n"));
+    assert!(e.contains("server.listen"), "{e}");
+    let e = err(&format!("{MINIMAL}\n[server]\nack_timeout = \"soon\"\n"));
+    assert!(e.contains("server.ack_timeout"), "{e}");
+    let e = err(&MINIMAL.replace("provider = \"tencent\"", "provider = \"youtube\""));
+    assert!(e.contains("provider"), "{e}");
+    let e = err(&MINIMAL.replace("type = \"file\"", "type = \"s3\""));
+    assert!(e.contains("s3"), "{e}");
+}
+
+#[test]
+fn cross_references_are_checked() {
+    assert!(err(&MINIMAL.replace("sink = \"local\"", "sink = \"nope\""))
+        .contains("dead_letter.sink `nope`"));
+    assert!(err(&MINIMAL.replace("name = \"tc\"", "name = \"a/b\"")).contains("sources[0].name"));
+    let twice = MINIMAL.replace(
+        "[[sinks]]",
+        "[[sources]]\nname = \"tc\"\nprovider = \"volcengine\"\n\n[[sinks]]",
+    );
+    assert!(err(&twice).contains("used twice"));
+    let no_dl = MINIMAL
+        .split("[dead_letter]")
+        .next()
+        .expect("prefix")
+        .to_owned();
+    assert!(err(&no_dl).contains("[dead_letter] is required"));
+    let no_sinks = "[[sources]]\nname = \"a\"\nprovider = \"tencent\"\n";
+    assert!(err(no_sinks).contains("at least one [[sinks]]"));
+}
+
+#[test]
+fn provider_specific_keys_are_checked() {
+    let volc_no_url = MINIMAL.replace(
+        "provider = \"tencent\"",
+        "provider = \"volcengine\"\nsigning_keys = [\"k1\"]",
+    );
+    assert!(err(&volc_no_url).contains("callback_url is required"));
+    let tencent_keys = MINIMAL.replace(
+        "provider = \"tencent\"",
+        "provider = \"tencent\"\nsigning_keys = [\"k1\"]",
+    );
+    assert!(err(&tencent_keys).contains("volcengine only"));
+    let two = MINIMAL.replace(
+        "provider = \"tencent\"",
+        "provider = \"tencent\"\ntoken = \"a\"\ntoken_env = \"B\"",
+    );
+    assert!(err(&two).contains("only one of token"));
+    let missing = MINIMAL.replace(
+        "provider = \"tencent\"",
+        "provider = \"tencent\"\nsign_key_file = \"/nonexistent/key\"",
+    );
+    assert!(err(&missing).contains("sign_key_file"));
+}
+
+#[test]
+fn secrets_never_print() {
+    let c = Config::parse(&MINIMAL.replace(
+        "provider = \"tencent\"",
+        "provider = \"tencent\"\nsign_key = \"topsecret\"",
+    ))
+    .expect("valid");
+    assert!(!format!("{c:?}").contains("topsecret"));
+    let sources = resolve_sources(&c.sources).expect("resolve");
+    assert!(!format!("{sources:?}").contains("topsecret"));
+}

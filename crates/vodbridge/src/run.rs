@@ -1,0 +1,205 @@
+//! `vodbridge run`: build the sinks, the dispatcher, the receiver and the admin server; serve
+//! until SIGTERM/SIGINT; then stop accepting, finish in-flight requests and flush the sinks.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use prometheus::Registry;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+use vodbridge_core::Sink;
+use vodbridge_ingress::http::{admin_router, router, AdminState, HttpSettings, HttpState};
+use vodbridge_ingress::{DeadLetterRoute, Dispatcher, Readiness};
+use vodbridge_sink_file::{FileSink, FileSinkMetrics};
+
+use crate::config::{resolve_sources, Config, SinkConfig};
+use crate::telemetry;
+
+/// Run the bridge with `config` until a shutdown signal.
+pub fn run(config: Config) -> anyhow::Result<()> {
+    telemetry::init_logging(&config.log);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let registry = Registry::new();
+    telemetry::register_build_info(&registry)?;
+    let sinks = build_sinks(&config, &registry).await?;
+    let dead_letter = match &config.dead_letter {
+        Some(dl) => Some(DeadLetterRoute {
+            sink: sinks.get(&dl.sink).cloned().with_context(|| {
+                format!("dead_letter.sink `{}` is not a configured sink", dl.sink)
+            })?,
+            destination: dl.destination.clone(),
+        }),
+        None => None,
+    };
+    // Keep the configured order for fan-out and /readyz.
+    let ordered: Vec<Arc<dyn Sink>> = config
+        .sinks
+        .iter()
+        .filter_map(|s| sinks.get(s.name()).cloned())
+        .collect();
+    let dispatcher = Dispatcher::new(ordered, dead_letter, config.server.ack_timeout, &registry)?;
+    let settings = HttpSettings {
+        max_body_bytes: config.server.max_body_bytes,
+        max_in_flight: config.server.max_in_flight,
+    };
+    let state = HttpState::new(
+        settings,
+        resolve_sources(&config.sources)?,
+        dispatcher.clone(),
+        &registry,
+    )?;
+    let readiness = Readiness::new();
+    // Pollers (Tencent PullEvents) are started here and register in `readiness`.
+
+    let shutdown = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let callbacks = bind(config.server.listen, "server.listen").await?;
+    let admin = bind(config.server.admin_listen, "server.admin_listen").await?;
+    info!(listen = %config.server.listen, admin = %config.server.admin_listen, sources = config.sources.len(), sinks = config.sinks.len(), "vodbridge started");
+
+    let admin_state = AdminState {
+        dispatcher: dispatcher.clone(),
+        readiness,
+        registry: registry.clone(),
+    };
+    spawn_server(&tracker, &shutdown, "callbacks", callbacks, router(state));
+    spawn_server(
+        &tracker,
+        &shutdown,
+        "admin",
+        admin,
+        admin_router(admin_state),
+    );
+
+    tokio::select! {
+        signal = wait_for_signal() => info!(%signal, "shutting down: no new connections, finishing in-flight requests"),
+        () = shutdown.cancelled() => warn!("a server stopped; shutting down"),
+    }
+    shutdown.cancel();
+    tracker.close();
+    let deadline = config.server.shutdown_timeout;
+    if tokio::time::timeout(deadline, tracker.wait())
+        .await
+        .is_err()
+    {
+        warn!(
+            ?deadline,
+            "in-flight requests did not finish before the shutdown deadline"
+        );
+    }
+    match dispatcher.flush(deadline).await {
+        Ok(()) => info!("sinks flushed; bye"),
+        Err(e) => error!(error = %e, "sinks not flushed before the deadline"),
+    }
+    Ok(())
+}
+
+async fn bind(addr: SocketAddr, key: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("{key}: cannot listen on {addr}"))
+}
+
+/// Serve `app` until `shutdown`; axum's graceful shutdown stops accepting and lets in-flight
+/// requests finish. A server that fails takes the process down (cancels `shutdown`).
+fn spawn_server(
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+    name: &'static str,
+    listener: TcpListener,
+    app: axum::Router,
+) {
+    let token = shutdown.clone();
+    tracker.spawn(async move {
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(token.clone().cancelled_owned())
+            .await;
+        if let Err(error) = result {
+            error!(server = name, %error, "server failed");
+        }
+        token.cancel();
+    });
+}
+
+async fn build_sinks(
+    config: &Config,
+    registry: &Registry,
+) -> anyhow::Result<HashMap<String, Arc<dyn Sink>>> {
+    let mut file_metrics = None;
+    let mut sinks: HashMap<String, Arc<dyn Sink>> = HashMap::new();
+    for sink in &config.sinks {
+        let built: Arc<dyn Sink> = match sink {
+            SinkConfig::File { name, config } => {
+                let metrics = match &file_metrics {
+                    Some(m) => Clone::clone(m),
+                    None => file_metrics
+                        .insert(FileSinkMetrics::register(registry)?)
+                        .clone(),
+                };
+                Arc::new(
+                    FileSink::open(name.clone(), config.clone(), metrics).with_context(|| {
+                        format!("sink `{name}` (file {})", config.path.display())
+                    })?,
+                )
+            }
+            SinkConfig::Kafka { name, config } => Arc::new(
+                with_deadline(vodbridge_sink_kafka::connect(
+                    name.clone(),
+                    config.clone(),
+                    registry,
+                ))
+                .await
+                .with_context(|| format!("sink `{name}` (kafka)"))?
+                .with_context(|| format!("sink `{name}` (kafka)"))?,
+            ),
+            SinkConfig::Nats { name, .. } => {
+                bail!("sink `{name}`: sink type {} not built yet", sink.kind())
+            }
+        };
+        sinks.insert(sink.name().to_owned(), built);
+    }
+    Ok(sinks)
+}
+
+/// Connecting to a broker must not hang start-up forever.
+async fn with_deadline<T>(fut: impl Future<Output = T>) -> anyhow::Result<T> {
+    tokio::time::timeout(Duration::from_secs(60), fut)
+        .await
+        .context("did not connect within 60s")
+}
+
+async fn wait_for_signal() -> &'static str {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => "SIGINT",
+        () = term => "SIGTERM",
+    }
+}

@@ -1,0 +1,35 @@
+//! Logging set-up (`tracing`, text or JSON to stderr) and process-wide metrics.
+
+use prometheus::{IntGaugeVec, Opts, Registry};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{LogConfig, LogFormat};
+
+/// Install the global subscriber. `RUST_LOG` wins over `log.level` when set.
+pub fn init_logging(config: &LogConfig) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second init (tests) is harmless: keep the first subscriber.
+    let _ = match config.format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+    };
+}
+
+/// Register `vodbridge_build_info{version}` = 1.
+pub fn register_build_info(registry: &Registry) -> prometheus::Result<()> {
+    let info = IntGaugeVec::new(
+        Opts::new("vodbridge_build_info", "Build information; always 1."),
+        &["version"],
+    )?;
+    info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+    registry.register(Box::new(info))
+}
