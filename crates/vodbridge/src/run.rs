@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use prometheus::Registry;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -165,9 +165,16 @@ async fn build_sinks(
                 .with_context(|| format!("sink `{name}` (kafka)"))?
                 .with_context(|| format!("sink `{name}` (kafka)"))?,
             ),
-            SinkConfig::Nats { name, .. } => {
-                bail!("sink `{name}`: sink type {} not built yet", sink.kind())
-            }
+            SinkConfig::Nats { name, config } => Arc::new(
+                with_deadline(vodbridge_sink_nats::connect(
+                    name.clone(),
+                    config.clone(),
+                    registry,
+                ))
+                .await
+                .with_context(|| format!("sink `{name}` (nats)"))?
+                .with_context(|| format!("sink `{name}` (nats)"))?,
+            ),
         };
         sinks.insert(sink.name().to_owned(), built);
     }
