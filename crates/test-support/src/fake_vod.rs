@@ -132,7 +132,9 @@ impl FakeVod {
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let app = Router::new().route("/", post(handle)).with_state(Arc::clone(&shared));
+        let app = Router::new()
+            .route("/", post(handle))
+            .with_state(Arc::clone(&shared));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -183,12 +185,20 @@ impl FakeVod {
 
     /// Requests seen for `action`, including rejected ones.
     pub fn requests(&self, action: &str) -> u64 {
-        lock(&self.shared.counters).requests.get(action).copied().unwrap_or(0)
+        lock(&self.shared.counters)
+            .requests
+            .get(action)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Error answers given with `code`.
     pub fn errors(&self, code: &str) -> u64 {
-        lock(&self.shared.counters).errors.get(code).copied().unwrap_or(0)
+        lock(&self.shared.counters)
+            .errors
+            .get(code)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Events handed out by `PullEvents`, counting redeliveries.
@@ -203,12 +213,19 @@ impl FakeVod {
 
     /// How many times event `index` was delivered.
     pub fn deliveries(&self, index: usize) -> u32 {
-        lock(&self.shared.queue).entries.get(index).map_or(0, |e| e.deliveries)
+        lock(&self.shared.queue)
+            .entries
+            .get(index)
+            .map_or(0, |e| e.deliveries)
     }
 
     /// Delivery count of every event, in push order.
     pub fn delivery_counts(&self) -> Vec<u32> {
-        lock(&self.shared.queue).entries.iter().map(|e| e.deliveries).collect()
+        lock(&self.shared.queue)
+            .entries
+            .iter()
+            .map(|e| e.deliveries)
+            .collect()
     }
 
     /// Whether event `index` is confirmed.
@@ -251,12 +268,24 @@ impl FakeVod {
 fn request_id() -> String {
     let r: u128 = rand::random();
     let h = format!("{r:032x}");
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 fn error(shared: &Shared, code: &str, message: &str) -> Json<Value> {
-    *lock(&shared.counters).errors.entry(code.to_owned()).or_default() += 1;
-    Json(json!({"Response": {"Error": {"Code": code, "Message": message}, "RequestId": request_id()}}))
+    *lock(&shared.counters)
+        .errors
+        .entry(code.to_owned())
+        .or_default() += 1;
+    Json(
+        json!({"Response": {"Error": {"Code": code, "Message": message}, "RequestId": request_id()}}),
+    )
 }
 
 #[derive(Deserialize)]
@@ -266,35 +295,68 @@ struct ConfirmBody {
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Json<Value> {
-    let action = headers.get("x-tc-action").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    *lock(&shared.counters).requests.entry(action.clone()).or_default() += 1;
+    let action = headers
+        .get("x-tc-action")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    *lock(&shared.counters)
+        .requests
+        .entry(action.clone())
+        .or_default() += 1;
     let config = &shared.config;
 
     let now = chrono::Utc::now().timestamp();
     let skew = i64::try_from(config.max_skew.as_secs()).unwrap_or(i64::MAX);
-    if let Err((code, message)) = verify::verify(&headers, &body, &config.secret_id, &config.secret_key, skew, now) {
+    if let Err((code, message)) = verify::verify(
+        &headers,
+        &body,
+        &config.secret_id,
+        &config.secret_key,
+        skew,
+        now,
+    ) {
         return error(&shared, code, &message);
     }
     if let Some(expected) = &config.token {
         if headers.get("x-tc-token").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
-            return error(&shared, "AuthFailure.TokenFailure", "Token verification failed.");
+            return error(
+                &shared,
+                "AuthFailure.TokenFailure",
+                "Token verification failed.",
+            );
         }
     }
     if headers.get("x-tc-version").and_then(|v| v.to_str().ok()) != Some(API_VERSION) {
-        return error(&shared, "NoSuchVersion", "The requested version does not exist.");
+        return error(
+            &shared,
+            "NoSuchVersion",
+            "The requested version does not exist.",
+        );
     }
     if action != "PullEvents" && action != "ConfirmEvents" {
-        return error(&shared, "InvalidAction", "The requested action does not exist.");
+        return error(
+            &shared,
+            "InvalidAction",
+            "The requested action does not exist.",
+        );
     }
     let injected = {
         let mut faults = lock(&shared.faults);
-        faults.always.clone().or_else(|| faults.next.get_mut(&action).and_then(VecDeque::pop_front))
+        faults
+            .always
+            .clone()
+            .or_else(|| faults.next.get_mut(&action).and_then(VecDeque::pop_front))
     };
     if let Some(code) = injected {
         return error(&shared, &code, "injected fault");
     }
     if !within_rate(&shared, &action) {
-        return error(&shared, "RequestLimitExceeded", "The number of requests exceeds the frequency limit.");
+        return error(
+            &shared,
+            "RequestLimitExceeded",
+            "The number of requests exceeds the frequency limit.",
+        );
     }
     if action == "PullEvents" {
         pull(&shared).await
@@ -308,7 +370,10 @@ fn within_rate(shared: &Shared, action: &str) -> bool {
     let now = Instant::now();
     let mut windows = lock(&shared.windows);
     let window = windows.entry(action.to_owned()).or_default();
-    while window.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
+    while window
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+    {
         window.pop_front();
     }
     if window.len() >= shared.config.rate_limit as usize {
@@ -330,7 +395,10 @@ async fn pull(shared: &Shared) -> Json<Value> {
         let (events, next_expiry) = {
             let mut queue = lock(&shared.queue);
             queue.requeue_expired(now);
-            (queue.take(16, now, config.visibility_timeout), queue.next_expiry())
+            (
+                queue.take(16, now, config.visibility_timeout),
+                queue.next_expiry(),
+            )
         };
         if !events.is_empty() {
             lock(&shared.counters).pulled_events += events.len() as u64;
@@ -355,17 +423,26 @@ fn confirm(shared: &Shared, body: &[u8]) -> Json<Value> {
         return error(shared, "InvalidParameter", "EventHandles is required.");
     };
     if request.event_handles.is_empty() || request.event_handles.len() > 16 {
-        return error(shared, "InvalidParameterValue", "EventHandles must hold 1 to 16 handles.");
+        return error(
+            shared,
+            "InvalidParameterValue",
+            "EventHandles must hold 1 to 16 handles.",
+        );
     }
     let result = lock(&shared.queue).confirm(&request.event_handles, Instant::now());
     match result {
         Ok(()) => {
             let mut counters = lock(&shared.counters);
-            counters.max_confirm_batch = counters.max_confirm_batch.max(request.event_handles.len());
+            counters.max_confirm_batch =
+                counters.max_confirm_batch.max(request.event_handles.len());
             drop(counters);
             Json(json!({"Response": {"RequestId": request_id()}}))
         }
-        Err(_) => error(shared, "InvalidParameterValue", "Invalid or expired EventHandle."),
+        Err(_) => error(
+            shared,
+            "InvalidParameterValue",
+            "Invalid or expired EventHandle.",
+        ),
     }
 }
 
@@ -443,7 +520,14 @@ pub fn poison_event(n: u64) -> Value {
 
 /// Sign a request for the fake exactly as a client would (for tests of the fake itself and of
 /// its rejections). Independent of the poller's signer on purpose.
-pub fn sign_request(secret_id: &str, secret_key: &str, host: &str, action: &str, body: &[u8], timestamp: i64) -> Vec<(String, String)> {
+pub fn sign_request(
+    secret_id: &str,
+    secret_key: &str,
+    host: &str,
+    action: &str,
+    body: &[u8],
+    timestamp: i64,
+) -> Vec<(String, String)> {
     use hmac::{Hmac, Mac};
     use sha2::{Digest, Sha256};
     let mac = |key: &[u8], data: &str| {
@@ -451,14 +535,22 @@ pub fn sign_request(secret_id: &str, secret_key: &str, host: &str, action: &str,
         m.update(data.as_bytes());
         m.finalize().into_bytes().to_vec()
     };
-    let date = chrono::DateTime::from_timestamp(timestamp, 0).map(|t| t.date_naive().to_string()).unwrap_or_default();
+    let date = chrono::DateTime::from_timestamp(timestamp, 0)
+        .map(|t| t.date_naive().to_string())
+        .unwrap_or_default();
     let canonical = format!(
         "POST\n/\n\ncontent-type:application/json\nhost:{}\n\ncontent-type;host\n{}",
         host.to_lowercase(),
         hex::encode(Sha256::digest(body))
     );
-    let to_sign = format!("TC3-HMAC-SHA256\n{timestamp}\n{date}/vod/tc3_request\n{}", hex::encode(Sha256::digest(canonical.as_bytes())));
-    let key = mac(&mac(&mac(format!("TC3{secret_key}").as_bytes(), &date), "vod"), "tc3_request");
+    let to_sign = format!(
+        "TC3-HMAC-SHA256\n{timestamp}\n{date}/vod/tc3_request\n{}",
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
+    let key = mac(
+        &mac(&mac(format!("TC3{secret_key}").as_bytes(), &date), "vod"),
+        "tc3_request",
+    );
     let signature = hex::encode(mac(&key, &to_sign));
     vec![
         ("Content-Type".to_owned(), "application/json".to_owned()),

@@ -93,7 +93,10 @@ fn is_fatal(code: &str) -> bool {
     code.starts_with("AuthFailure")
         || code.starts_with("UnauthorizedOperation")
         || code == "FailedOperation.InvalidVodUser"
-        || matches!(code, "InvalidAction" | "NoSuchVersion" | "UnsupportedRegion" | "ActionOffline")
+        || matches!(
+            code,
+            "InvalidAction" | "NoSuchVersion" | "UnsupportedRegion" | "ActionOffline"
+        )
 }
 
 /// The closed set of codes used as metric label values; anything else is counted as `other`.
@@ -127,7 +130,9 @@ impl ApiError {
     pub fn class(&self, action: Action) -> ErrorClass {
         match self {
             ApiError::Api { code, .. } if is_fatal(code) => ErrorClass::Fatal,
-            ApiError::Api { code, .. } if action == Action::PullEvents && code.starts_with("ResourceNotFound") => {
+            ApiError::Api { code, .. }
+                if action == Action::PullEvents && code.starts_with("ResourceNotFound") =>
+            {
                 ErrorClass::Empty
             }
             // On PullEvents an invalid parameter can only be our SubAppId: configuration.
@@ -142,7 +147,11 @@ impl ApiError {
     /// A bounded metric label: a documented code, `other`, or `timeout`/`transport`/`invalid_response`.
     pub fn label(&self) -> &'static str {
         match self {
-            ApiError::Api { code, .. } => KNOWN_CODES.iter().find(|k| **k == code.as_str()).copied().unwrap_or("other"),
+            ApiError::Api { code, .. } => KNOWN_CODES
+                .iter()
+                .find(|k| **k == code.as_str())
+                .copied()
+                .unwrap_or("other"),
             ApiError::Timeout { .. } => "timeout",
             ApiError::Transport { .. } => "transport",
             ApiError::InvalidResponse { .. } => "invalid_response",
@@ -210,15 +219,24 @@ pub struct VodClient {
 impl VodClient {
     /// Build a client from the configuration and resolved credentials.
     pub fn new(config: &PollConfig, credentials: Credentials) -> Result<Self, PollerError> {
-        let url = reqwest::Url::parse(&config.endpoint)
-            .map_err(|e| PollerError::InvalidConfig(format!("poll.endpoint `{}`: {e}", config.endpoint)))?;
+        let url = reqwest::Url::parse(&config.endpoint).map_err(|e| {
+            PollerError::InvalidConfig(format!("poll.endpoint `{}`: {e}", config.endpoint))
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(PollerError::InvalidConfig(format!("poll.endpoint `{}` must be http(s)", config.endpoint)));
+            return Err(PollerError::InvalidConfig(format!(
+                "poll.endpoint `{}` must be http(s)",
+                config.endpoint
+            )));
         }
         let host = match (url.host_str(), url.port()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
             (Some(h), None) => h.to_owned(),
-            (None, _) => return Err(PollerError::InvalidConfig(format!("poll.endpoint `{}` has no host", config.endpoint))),
+            (None, _) => {
+                return Err(PollerError::InvalidConfig(format!(
+                    "poll.endpoint `{}` has no host",
+                    config.endpoint
+                )))
+            }
         };
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
@@ -245,14 +263,20 @@ impl VodClient {
 
     /// `PullEvents`: the raw `EventSet` elements (empty when the queue is empty).
     pub async fn pull_events(&self) -> Result<Vec<Box<RawValue>>, ApiError> {
-        let body = serde_json::to_vec(&PullRequest { sub_app_id: self.sub_app_id }).unwrap_or_default();
+        let body = serde_json::to_vec(&PullRequest {
+            sub_app_id: self.sub_app_id,
+        })
+        .unwrap_or_default();
         let response = self.call(Action::PullEvents, body).await?;
         Ok(response.event_set.unwrap_or_default())
     }
 
     /// `ConfirmEvents` for at most 16 handles.
     pub async fn confirm_events(&self, handles: &[String]) -> Result<(), ApiError> {
-        let request = ConfirmRequest { event_handles: handles, sub_app_id: self.sub_app_id };
+        let request = ConfirmRequest {
+            event_handles: handles,
+            sub_app_id: self.sub_app_id,
+        };
         let body = serde_json::to_vec(&request).unwrap_or_default();
         self.call(Action::ConfirmEvents, body).await.map(|_| ())
     }
@@ -277,7 +301,10 @@ impl VodClient {
             .post(self.url.clone())
             .header(http::header::HOST, &self.host)
             .header(http::header::CONTENT_TYPE, CONTENT_TYPE)
-            .header(http::header::AUTHORIZATION, signature.authorization(&credentials.secret_id))
+            .header(
+                http::header::AUTHORIZATION,
+                signature.authorization(&credentials.secret_id),
+            )
             .header("X-TC-Action", name)
             .header("X-TC-Version", API_VERSION)
             .header("X-TC-Timestamp", timestamp.to_string());
@@ -296,11 +323,19 @@ impl VodClient {
         let (status, bytes) = match tokio::time::timeout(self.timeout, send).await {
             Err(_) => return Err(ApiError::Timeout { action: name }),
             Ok(Err(e)) if e.is_timeout() => return Err(ApiError::Timeout { action: name }),
-            Ok(Err(source)) => return Err(ApiError::Transport { action: name, source }),
+            Ok(Err(source)) => {
+                return Err(ApiError::Transport {
+                    action: name,
+                    source,
+                })
+            }
             Ok(Ok(ok)) => ok,
         };
         let envelope: Envelope =
-            serde_json::from_slice(&bytes).map_err(|_| ApiError::InvalidResponse { action: name, status })?;
+            serde_json::from_slice(&bytes).map_err(|_| ApiError::InvalidResponse {
+                action: name,
+                status,
+            })?;
         let response = envelope.response;
         if let Some(error) = response.error {
             return Err(ApiError::Api {
@@ -311,7 +346,10 @@ impl VodClient {
             });
         }
         if !(200..300).contains(&status) {
-            return Err(ApiError::InvalidResponse { action: name, status });
+            return Err(ApiError::InvalidResponse {
+                action: name,
+                status,
+            });
         }
         Ok(response)
     }
@@ -322,27 +360,56 @@ mod tests {
     use super::*;
 
     fn api(code: &str) -> ApiError {
-        ApiError::Api { action: "PullEvents", code: code.into(), message: String::new(), request_id: String::new() }
+        ApiError::Api {
+            action: "PullEvents",
+            code: code.into(),
+            message: String::new(),
+            request_id: String::new(),
+        }
     }
 
     #[test]
     fn classifies_codes() {
         use ErrorClass::*;
-        assert_eq!(api("AuthFailure.SecretIdNotFound").class(Action::PullEvents), Fatal);
-        assert_eq!(api("UnauthorizedOperation").class(Action::ConfirmEvents), Fatal);
-        assert_eq!(api("FailedOperation.InvalidVodUser").class(Action::PullEvents), Fatal);
+        assert_eq!(
+            api("AuthFailure.SecretIdNotFound").class(Action::PullEvents),
+            Fatal
+        );
+        assert_eq!(
+            api("UnauthorizedOperation").class(Action::ConfirmEvents),
+            Fatal
+        );
+        assert_eq!(
+            api("FailedOperation.InvalidVodUser").class(Action::PullEvents),
+            Fatal
+        );
         assert_eq!(api("FailedOperation").class(Action::PullEvents), Transient);
-        assert_eq!(api("RequestLimitExceeded").class(Action::PullEvents), Transient);
+        assert_eq!(
+            api("RequestLimitExceeded").class(Action::PullEvents),
+            Transient
+        );
         assert_eq!(api("InternalError").class(Action::ConfirmEvents), Transient);
         assert_eq!(api("ResourceNotFound").class(Action::PullEvents), Empty);
-        assert_eq!(api("InvalidParameterValue").class(Action::ConfirmEvents), Rejected);
+        assert_eq!(
+            api("InvalidParameterValue").class(Action::ConfirmEvents),
+            Rejected
+        );
         assert_eq!(api("Something.New").class(Action::PullEvents), Transient);
     }
 
     #[test]
     fn labels_are_a_closed_set() {
-        assert_eq!(api("AuthFailure.SignatureExpire").label(), "AuthFailure.SignatureExpire");
+        assert_eq!(
+            api("AuthFailure.SignatureExpire").label(),
+            "AuthFailure.SignatureExpire"
+        );
         assert_eq!(api("Made.Up.Code").label(), "other");
-        assert_eq!(ApiError::Timeout { action: "PullEvents" }.label(), "timeout");
+        assert_eq!(
+            ApiError::Timeout {
+                action: "PullEvents"
+            }
+            .label(),
+            "timeout"
+        );
     }
 }

@@ -149,7 +149,12 @@ impl PollConfig {
 
     /// Resolve the credentials from the inline values, files or environment.
     pub fn credentials(&self) -> Result<Credentials, PollerError> {
-        let secret_id = resolve(self.secret_id.as_deref(), self.secret_id_file.as_deref(), ENV_SECRET_ID, "secret_id")?;
+        let secret_id = resolve(
+            self.secret_id.as_deref(),
+            self.secret_id_file.as_deref(),
+            ENV_SECRET_ID,
+            "secret_id",
+        )?;
         let secret_key = resolve(
             self.secret_key.as_ref().map(Secret::expose),
             self.secret_key_file.as_deref(),
@@ -158,9 +163,16 @@ impl PollConfig {
         )?;
         let token = match &self.token {
             Some(t) if !t.is_empty() => Some(t.clone()),
-            _ => std::env::var(ENV_TOKEN).ok().filter(|t| !t.is_empty()).map(Secret::new),
+            _ => std::env::var(ENV_TOKEN)
+                .ok()
+                .filter(|t| !t.is_empty())
+                .map(Secret::new),
         };
-        Ok(Credentials { secret_id, secret_key: Secret::new(secret_key), token })
+        Ok(Credentials {
+            secret_id,
+            secret_key: Secret::new(secret_key),
+            token,
+        })
     }
 }
 
@@ -175,11 +187,19 @@ pub struct Credentials {
     pub token: Option<Secret>,
 }
 
-fn resolve(inline: Option<&str>, file: Option<&Path>, env: &str, field: &'static str) -> Result<String, PollerError> {
+fn resolve(
+    inline: Option<&str>,
+    file: Option<&Path>,
+    env: &str,
+    field: &'static str,
+) -> Result<String, PollerError> {
     let value = match (inline, file) {
         (Some(v), _) => v.to_owned(),
         (None, Some(path)) => std::fs::read_to_string(path)
-            .map_err(|source| PollerError::CredentialFile { path: path.to_owned(), source })?
+            .map_err(|source| PollerError::CredentialFile {
+                path: path.to_owned(),
+                source,
+            })?
             .trim()
             .to_owned(),
         (None, None) => std::env::var(env).unwrap_or_default(),
@@ -240,9 +260,15 @@ mod tests {
         let mut cfg = PollConfig::new("AKID", "unused");
         cfg.secret_key = None;
         cfg.secret_key_file = Some(key_path.clone());
-        assert_eq!(cfg.credentials().expect("creds").secret_key.expose(), "s3cret");
+        assert_eq!(
+            cfg.credentials().expect("creds").secret_key.expose(),
+            "s3cret"
+        );
         cfg.secret_key_file = Some(dir.join("missing"));
-        assert!(matches!(cfg.credentials(), Err(PollerError::CredentialFile { .. })));
+        assert!(matches!(
+            cfg.credentials(),
+            Err(PollerError::CredentialFile { .. })
+        ));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -20,7 +20,10 @@ pub(crate) struct RateLimiter {
 impl RateLimiter {
     /// At most `per_second` requests per second.
     pub(crate) fn new(per_second: u32) -> Self {
-        Self { interval: Duration::from_secs(1) / per_second.max(1), next: Mutex::new(None) }
+        Self {
+            interval: Duration::from_secs(1) / per_second.max(1),
+            next: Mutex::new(None),
+        }
     }
 
     /// Wait for this caller's slot. Slots are handed out in call order.
@@ -48,12 +51,19 @@ pub(crate) struct Backoff {
 impl Backoff {
     /// A backoff starting at `initial`, capped at `max`.
     pub(crate) fn new(initial: Duration, max: Duration) -> Self {
-        Self { initial, max, attempt: 0 }
+        Self {
+            initial,
+            max,
+            attempt: 0,
+        }
     }
 
     /// The next wait; grows the ceiling for the following one.
     pub(crate) fn next_delay(&mut self) -> Duration {
-        let ceiling = self.initial.saturating_mul(1u32 << self.attempt.min(20)).min(self.max);
+        let ceiling = self
+            .initial
+            .saturating_mul(1u32 << self.attempt.min(20))
+            .min(self.max);
         self.attempt = self.attempt.saturating_add(1);
         let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
         Duration::from_millis(rand::rng().random_range(0..=millis))
@@ -85,7 +95,10 @@ mod tests {
         let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(800));
         for expected_max in [100, 200, 400, 800, 800, 800] {
             let d = b.next_delay();
-            assert!(d <= Duration::from_millis(expected_max), "{d:?} > {expected_max} ms");
+            assert!(
+                d <= Duration::from_millis(expected_max),
+                "{d:?} > {expected_max} ms"
+            );
         }
         b.reset();
         assert!(b.next_delay() <= Duration::from_millis(100));

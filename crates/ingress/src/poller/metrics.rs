@@ -30,10 +30,21 @@ impl PollerMetrics {
     /// Register the series of poller `source` on `registry`.
     pub(crate) fn register(registry: &Registry, source: &str) -> prometheus::Result<Self> {
         let opts = |name: &str, help: &str| Opts::new(name, help).const_label("source", source);
-        let pulls = IntCounterVec::new(opts("vodbridge_poller_pulls_total", "PullEvents calls by result."), &["result"])?;
-        let events_pulled = IntCounter::with_opts(opts("vodbridge_poller_events_pulled_total", "Events received from PullEvents."))?;
-        let events_confirmed =
-            IntCounter::with_opts(opts("vodbridge_poller_events_confirmed_total", "Events confirmed with ConfirmEvents."))?;
+        let pulls = IntCounterVec::new(
+            opts(
+                "vodbridge_poller_pulls_total",
+                "PullEvents calls by result.",
+            ),
+            &["result"],
+        )?;
+        let events_pulled = IntCounter::with_opts(opts(
+            "vodbridge_poller_events_pulled_total",
+            "Events received from PullEvents.",
+        ))?;
+        let events_confirmed = IntCounter::with_opts(opts(
+            "vodbridge_poller_events_confirmed_total",
+            "Events confirmed with ConfirmEvents.",
+        ))?;
         let events_redelivered = IntCounter::with_opts(opts(
             "vodbridge_poller_events_redelivered_total",
             "Pulled events whose canonical id was pulled recently before (redelivered by VOD).",
@@ -43,11 +54,17 @@ impl PollerMetrics {
             "Pulled elements that could not be normalized and were dead-lettered.",
         ))?;
         let events_unconfirmed = IntCounterVec::new(
-            opts("vodbridge_poller_events_unconfirmed_total", "Pulled events left unconfirmed (VOD redelivers them), by reason."),
+            opts(
+                "vodbridge_poller_events_unconfirmed_total",
+                "Pulled events left unconfirmed (VOD redelivers them), by reason.",
+            ),
             &["reason"],
         )?;
         let api_errors = IntCounterVec::new(
-            opts("vodbridge_poller_api_errors_total", "VOD API errors by action and code."),
+            opts(
+                "vodbridge_poller_api_errors_total",
+                "VOD API errors by action and code.",
+            ),
             &["action", "code"],
         )?;
         let confirm_latency = Histogram::with_opts(
@@ -56,7 +73,9 @@ impl PollerMetrics {
                 "Time from receiving a PullEvents response to confirming its events.",
             )
             .const_label("source", source)
-            .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0]),
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0,
+            ]),
         )?;
         let oldest_unconfirmed_age = Gauge::with_opts(opts(
             "vodbridge_poller_oldest_unconfirmed_age_seconds",
@@ -94,9 +113,17 @@ mod tests {
         let registry = Registry::new();
         let a = PollerMetrics::register(&registry, "a").expect("a");
         PollerMetrics::register(&registry, "b").expect("b");
-        assert!(PollerMetrics::register(&registry, "a").is_err(), "same source twice is a wiring bug");
+        assert!(
+            PollerMetrics::register(&registry, "a").is_err(),
+            "same source twice is a wiring bug"
+        );
         a.events_pulled.inc();
-        let text = prometheus::TextEncoder::new().encode_to_string(&registry.gather()).expect("encode");
-        assert!(text.contains(r#"vodbridge_poller_events_pulled_total{source="a"} 1"#), "{text}");
+        let text = prometheus::TextEncoder::new()
+            .encode_to_string(&registry.gather())
+            .expect("encode");
+        assert!(
+            text.contains(r#"vodbridge_poller_events_pulled_total{source="a"} 1"#),
+            "{text}"
+        );
     }
 }

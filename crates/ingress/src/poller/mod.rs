@@ -122,7 +122,8 @@ impl Poller {
         config.validate()?;
         let credentials = config.credentials()?;
         let client = VodClient::new(&config, credentials)?;
-        let metrics = PollerMetrics::register(registry, source_name).map_err(PollerError::Metrics)?;
+        let metrics =
+            PollerMetrics::register(registry, source_name).map_err(PollerError::Metrics)?;
         let component = format!("poller:{source_name}");
         readiness.set(&component, ComponentState::Starting);
         Ok(Self {
@@ -180,7 +181,9 @@ impl Poller {
                     // A rotated key file is picked up here, without a restart.
                     match shared.config.credentials() {
                         Ok(credentials) => shared.client.set_credentials(credentials),
-                        Err(e) => warn!(source = %shared.source_name, error = %e, "cannot reload poll credentials"),
+                        Err(e) => {
+                            warn!(source = %shared.source_name, error = %e, "cannot reload poll credentials")
+                        }
                     }
                 }
             }
@@ -202,7 +205,13 @@ impl Shared {
     }
 
     fn update_oldest_gauge(&self) {
-        let oldest = self.in_hand.lock().unwrap_or_else(|p| p.into_inner()).values().min().copied();
+        let oldest = self
+            .in_hand
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .min()
+            .copied();
         let age = oldest.map_or(0.0, |t| t.elapsed().as_secs_f64());
         self.metrics.oldest_unconfirmed_age.set(age);
     }

@@ -14,7 +14,11 @@ pub(crate) struct SeenIds {
 impl SeenIds {
     /// Remember at most `capacity` ids.
     pub(crate) fn new(capacity: usize) -> Self {
-        Self { capacity: capacity.max(1), order: VecDeque::new(), set: HashSet::new() }
+        Self {
+            capacity: capacity.max(1),
+            order: VecDeque::new(),
+            set: HashSet::new(),
+        }
     }
 
     /// Record `id`; true when it was already remembered (the event came back).

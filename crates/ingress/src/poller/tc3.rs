@@ -57,7 +57,8 @@ type HmacSha256 = Hmac<Sha256>;
 /// HMAC-SHA256 of `msg` with `key` (raw 32-byte output).
 pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length, so `new_from_slice` cannot fail here.
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    let mut mac =
+        <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
     mac.update(msg);
     mac.finalize().into_bytes().into()
 }
@@ -69,7 +70,9 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 /// The UTC calendar date (`YYYY-MM-DD`) of a Unix timestamp, as the credential scope wants it.
 pub fn utc_date(timestamp: i64) -> String {
-    DateTime::from_timestamp(timestamp, 0).map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default()
+    DateTime::from_timestamp(timestamp, 0)
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
 }
 
 /// `SecretDate = HMAC("TC3" + SecretKey, Date)`.
@@ -100,14 +103,25 @@ pub fn sign(req: &SignRequest<'_>, secret_key: &str) -> Signature {
     }
     headers.sort_by(|a, b| a.0.cmp(b.0));
     let canonical_headers: String = headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
-    let signed_headers = headers.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(";");
+    let signed_headers = headers
+        .iter()
+        .map(|(k, _)| *k)
+        .collect::<Vec<_>>()
+        .join(";");
     // POST with a JSON body: URI is always `/` and the query string is empty.
-    let canonical_request = format!("POST\n/\n\n{canonical_headers}\n{signed_headers}\n{payload_hash}");
+    let canonical_request =
+        format!("POST\n/\n\n{canonical_headers}\n{signed_headers}\n{payload_hash}");
     let canonical_request_hash = sha256_hex(canonical_request.as_bytes());
     let date = utc_date(req.timestamp);
     let credential_scope = format!("{date}/{}/tc3_request", req.service);
-    let string_to_sign = format!("{ALGORITHM}\n{}\n{credential_scope}\n{canonical_request_hash}", req.timestamp);
-    let key = secret_signing(&secret_service(&secret_date(secret_key, &date), req.service));
+    let string_to_sign = format!(
+        "{ALGORITHM}\n{}\n{credential_scope}\n{canonical_request_hash}",
+        req.timestamp
+    );
+    let key = secret_signing(&secret_service(
+        &secret_date(secret_key, &date),
+        req.service,
+    ));
     let signature = hex::encode(hmac_sha256(&key, string_to_sign.as_bytes()));
     Signature {
         payload_hash,

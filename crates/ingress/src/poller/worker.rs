@@ -46,7 +46,11 @@ enum BatchEnd {
 
 /// Pull, handle, repeat, until `stop` is cancelled. A batch in hand is always finished, even
 /// after `stop`: only the waiting (long poll, backoff) is cancelled.
-pub(super) async fn poll_loop(shared: &Shared, stop: &CancellationToken, proven: &watch::Sender<bool>) -> Exit {
+pub(super) async fn poll_loop(
+    shared: &Shared,
+    stop: &CancellationToken,
+    proven: &watch::Sender<bool>,
+) -> Exit {
     let mut backoff = Backoff::new(shared.config.backoff_initial, shared.config.backoff_max);
     let metrics = &shared.metrics;
     loop {
@@ -71,14 +75,16 @@ pub(super) async fn poll_loop(shared: &Shared, stop: &CancellationToken, proven:
                 match handle_batch(shared, events).await {
                     BatchEnd::Done => continue,
                     BatchEnd::Fatal(code) => return Exit::Fatal(code),
-                    BatchEnd::SinkFailed => {
-                        shared.set_state(ComponentState::Degraded("sink delivery failed".to_owned()));
-                        backoff.next_delay()
-                    }
+                    // Sink health has its own lines in /readyz; the poller's state is about the
+                    // VOD API, so it stays as it is and only backs off.
+                    BatchEnd::SinkFailed => backoff.next_delay(),
                 }
             }
             Err(e) => {
-                metrics.api_errors.with_label_values(&[Action::PullEvents.as_str(), e.label()]).inc();
+                metrics
+                    .api_errors
+                    .with_label_values(&[Action::PullEvents.as_str(), e.label()])
+                    .inc();
                 match e.class(Action::PullEvents) {
                     ErrorClass::Empty => {
                         proven.send_replace(true);
@@ -115,7 +121,9 @@ struct HandleOnly {
 
 /// The `EventHandle` of a raw element, for elements the normalizer could not even read.
 fn handle_of(raw: &str) -> Option<String> {
-    serde_json::from_str::<HandleOnly>(raw).ok().and_then(|h| h.event_handle)
+    serde_json::from_str::<HandleOnly>(raw)
+        .ok()
+        .and_then(|h| h.event_handle)
 }
 
 /// Normalize, deliver, dead-letter and confirm one batch.
@@ -123,11 +131,19 @@ async fn handle_batch(shared: &Shared, raw: Vec<Box<RawValue>>) -> BatchEnd {
     let received = Instant::now();
     let received_at = Utc::now();
     let batch = shared.next_batch.fetch_add(1, Ordering::Relaxed);
-    shared.in_hand.lock().unwrap_or_else(|p| p.into_inner()).insert(batch, received);
+    shared
+        .in_hand
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(batch, received);
     let metrics = &shared.metrics;
     metrics.events_pulled.inc_by(raw.len() as u64);
 
-    let ctx = SourceContext { source_name: &shared.source_name, source_uri: &shared.ce_source, received_at };
+    let ctx = SourceContext {
+        source_name: &shared.source_name,
+        source_uri: &shared.ce_source,
+        received_at,
+    };
     let mut events = Vec::with_capacity(raw.len());
     let mut event_handles = Vec::with_capacity(raw.len());
     let mut poison = Vec::new();
@@ -137,11 +153,18 @@ async fn handle_batch(shared: &Shared, raw: Vec<Box<RawValue>>) -> BatchEnd {
         if handle.is_none() {
             // Nothing to confirm; VOD should never send this. Publish anyway: losing it is worse.
             warn!(source = %shared.source_name, "pulled event has no EventHandle");
-            metrics.events_unconfirmed.with_label_values(&["no_handle"]).inc();
+            metrics
+                .events_unconfirmed
+                .with_label_values(&["no_handle"])
+                .inc();
         }
         match pulled.result {
             Ok(event) => {
-                let again = shared.seen.lock().unwrap_or_else(|p| p.into_inner()).check_and_insert(&event.id);
+                let again = shared
+                    .seen
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .check_and_insert(&event.id);
                 if again {
                     metrics.events_redelivered.inc();
                     debug!(source = %shared.source_name, id = %event.id, "redelivered event");
@@ -168,7 +191,8 @@ async fn handle_batch(shared: &Shared, raw: Vec<Box<RawValue>>) -> BatchEnd {
         };
         async move { (handle, reason, shared.dispatcher.dead_letter(&letter).await) }
     });
-    let (delivered, dead_lettered) = tokio::join!(shared.dispatcher.deliver(&events), join_all(dead_letters));
+    let (delivered, dead_lettered) =
+        tokio::join!(shared.dispatcher.deliver(&events), join_all(dead_letters));
 
     let mut confirm = Vec::with_capacity(raw.len());
     let mut failed = false;
@@ -177,7 +201,10 @@ async fn handle_batch(shared: &Shared, raw: Vec<Box<RawValue>>) -> BatchEnd {
         Err(e) => {
             failed = true;
             warn!(source = %shared.source_name, error = %e, events = events.len(), "delivery failed; events stay unconfirmed and come back in 30 s");
-            metrics.events_unconfirmed.with_label_values(&["sink_failed"]).inc_by(event_handles.len() as u64);
+            metrics
+                .events_unconfirmed
+                .with_label_values(&["sink_failed"])
+                .inc_by(event_handles.len() as u64);
         }
     }
     for (handle, reason, result) in dead_lettered {
@@ -191,7 +218,10 @@ async fn handle_batch(shared: &Shared, raw: Vec<Box<RawValue>>) -> BatchEnd {
                 failed = true;
                 error!(source = %shared.source_name, error = %e, reason = reason.reason(), "dead letter not acknowledged; event stays unconfirmed");
                 if handle.is_some() {
-                    metrics.events_unconfirmed.with_label_values(&["dead_letter_failed"]).inc();
+                    metrics
+                        .events_unconfirmed
+                        .with_label_values(&["dead_letter_failed"])
+                        .inc();
                 }
             }
         }
@@ -202,46 +232,71 @@ async fn handle_batch(shared: &Shared, raw: Vec<Box<RawValue>>) -> BatchEnd {
         Ok(()) if failed => BatchEnd::SinkFailed,
         Ok(()) => BatchEnd::Done,
     };
-    shared.in_hand.lock().unwrap_or_else(|p| p.into_inner()).remove(&batch);
+    shared
+        .in_hand
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&batch);
     shared.update_oldest_gauge();
     end
 }
 
 /// Confirm `handles` in calls of ≤ 16, retrying transient errors within the confirm budget.
 /// Returns the code of a configuration error.
-async fn confirm_handles(shared: &Shared, handles: &[String], received: Instant) -> Result<(), String> {
+async fn confirm_handles(
+    shared: &Shared,
+    handles: &[String],
+    received: Instant,
+) -> Result<(), String> {
     let metrics = &shared.metrics;
     let deadline = received + CONFIRM_BUDGET;
     let mut chunks = handles.chunks(MAX_CONFIRM);
     while let Some(chunk) = chunks.next() {
-        let mut backoff = Backoff::new(shared.config.backoff_initial, shared.config.backoff_max.min(Duration::from_secs(2)));
+        let mut backoff = Backoff::new(
+            shared.config.backoff_initial,
+            shared.config.backoff_max.min(Duration::from_secs(2)),
+        );
         loop {
             shared.confirm_limiter.acquire().await;
             let e = match shared.client.confirm_events(chunk).await {
                 Ok(()) => {
                     metrics.events_confirmed.inc_by(chunk.len() as u64);
-                    metrics.confirm_latency.observe(received.elapsed().as_secs_f64());
+                    metrics
+                        .confirm_latency
+                        .observe(received.elapsed().as_secs_f64());
                     break;
                 }
                 Err(e) => e,
             };
-            metrics.api_errors.with_label_values(&[Action::ConfirmEvents.as_str(), e.label()]).inc();
+            metrics
+                .api_errors
+                .with_label_values(&[Action::ConfirmEvents.as_str(), e.label()])
+                .inc();
             match e.class(Action::ConfirmEvents) {
                 ErrorClass::Rejected => {
                     warn!(source = %shared.source_name, error = %e, handles = chunk.len(), "ConfirmEvents rejected the handles; VOD will redeliver");
-                    metrics.events_unconfirmed.with_label_values(&["confirm_rejected"]).inc_by(chunk.len() as u64);
+                    metrics
+                        .events_unconfirmed
+                        .with_label_values(&["confirm_rejected"])
+                        .inc_by(chunk.len() as u64);
                     break;
                 }
                 ErrorClass::Fatal => {
                     let left = chunk.len() + chunks.map(<[String]>::len).sum::<usize>();
-                    metrics.events_unconfirmed.with_label_values(&["confirm_failed"]).inc_by(left as u64);
+                    metrics
+                        .events_unconfirmed
+                        .with_label_values(&["confirm_failed"])
+                        .inc_by(left as u64);
                     return Err(e.code());
                 }
                 ErrorClass::Transient | ErrorClass::Empty => {
                     let delay = backoff.next_delay();
                     if Instant::now() + delay >= deadline {
                         warn!(source = %shared.source_name, error = %e, handles = chunk.len(), "ConfirmEvents kept failing; VOD will redeliver");
-                        metrics.events_unconfirmed.with_label_values(&["confirm_failed"]).inc_by(chunk.len() as u64);
+                        metrics
+                            .events_unconfirmed
+                            .with_label_values(&["confirm_failed"])
+                            .inc_by(chunk.len() as u64);
                         break;
                     }
                     debug!(source = %shared.source_name, error = %e, retry_in = ?delay, "ConfirmEvents failed, retrying");

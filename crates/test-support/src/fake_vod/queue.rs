@@ -37,7 +37,11 @@ impl Queue {
             obj.remove("EventHandle");
         }
         let index = self.entries.len();
-        self.entries.push(Entry { content, deliveries: 0, state: EntryState::Ready });
+        self.entries.push(Entry {
+            content,
+            deliveries: 0,
+            state: EntryState::Ready,
+        });
         self.ready.push_back(index);
         index
     }
@@ -49,7 +53,9 @@ impl Queue {
                 break;
             }
             let index = *index;
-            let Some((_, _, handle)) = self.in_flight.pop_front() else { break };
+            let Some((_, _, handle)) = self.in_flight.pop_front() else {
+                break;
+            };
             let entry = &mut self.entries[index];
             if matches!(&entry.state, EntryState::InFlight { handle: h, .. } if *h == handle) {
                 self.handles.remove(&handle);
@@ -68,13 +74,18 @@ impl Queue {
     pub(crate) fn take(&mut self, max: usize, now: Instant, visibility: Duration) -> Vec<Value> {
         let mut out = Vec::new();
         while out.len() < max {
-            let Some(index) = self.ready.pop_front() else { break };
+            let Some(index) = self.ready.pop_front() else {
+                break;
+            };
             self.next_handle += 1;
             let handle = format!("fake-handle-{}-{}", self.next_handle, rand::random::<u32>());
             let until = now + visibility;
             let entry = &mut self.entries[index];
             entry.deliveries += 1;
-            entry.state = EntryState::InFlight { handle: handle.clone(), until };
+            entry.state = EntryState::InFlight {
+                handle: handle.clone(),
+                until,
+            };
             let mut content = entry.content.clone();
             if let Some(obj) = content.as_object_mut() {
                 obj.insert("EventHandle".to_owned(), Value::String(handle.clone()));
@@ -106,6 +117,9 @@ impl Queue {
     }
 
     pub(crate) fn in_flight_count(&self) -> usize {
-        self.entries.iter().filter(|e| matches!(e.state, EntryState::InFlight { .. })).count()
+        self.entries
+            .iter()
+            .filter(|e| matches!(e.state, EntryState::InFlight { .. }))
+            .count()
     }
 }

@@ -65,21 +65,31 @@ pub(crate) fn verify(
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let invalid = |msg: &str| ("AuthFailure.InvalidAuthorization", msg.to_owned());
     let auth = header("authorization").ok_or_else(|| invalid("Authorization header is missing"))?;
-    let auth = parse_authorization(auth).ok_or_else(|| invalid("Authorization header is malformed"))?;
+    let auth =
+        parse_authorization(auth).ok_or_else(|| invalid("Authorization header is malformed"))?;
     if auth.secret_id != secret_id {
-        return Err(("AuthFailure.SecretIdNotFound", "The SecretId is not found.".to_owned()));
+        return Err((
+            "AuthFailure.SecretIdNotFound",
+            "The SecretId is not found.".to_owned(),
+        ));
     }
     let timestamp: i64 = header("x-tc-timestamp")
         .and_then(|t| t.parse().ok())
         .ok_or_else(|| ("MissingParameter", "X-TC-Timestamp is missing".to_owned()))?;
     if (now - timestamp).abs() > max_skew_secs {
-        return Err(("AuthFailure.SignatureExpire", "Signature expired: timestamp too far from server time".to_owned()));
+        return Err((
+            "AuthFailure.SignatureExpire",
+            "Signature expired: timestamp too far from server time".to_owned(),
+        ));
     }
     let expected_date = chrono::DateTime::from_timestamp(timestamp, 0)
         .map(|t| t.date_naive().to_string())
         .unwrap_or_default();
     if auth.date != expected_date || auth.service != "vod" {
-        return Err(("AuthFailure.SignatureFailure", "credential scope does not match".to_owned()));
+        return Err((
+            "AuthFailure.SignatureFailure",
+            "credential scope does not match".to_owned(),
+        ));
     }
     if !auth.signed_headers.contains(&"content-type") || !auth.signed_headers.contains(&"host") {
         return Err(invalid("content-type and host must be signed"));
@@ -87,7 +97,11 @@ pub(crate) fn verify(
     let mut canonical_headers = String::new();
     for name in &auth.signed_headers {
         let value = header(name).ok_or_else(|| invalid("a signed header is missing"))?;
-        canonical_headers.push_str(&format!("{}:{}\n", name.to_lowercase(), value.trim().to_lowercase()));
+        canonical_headers.push_str(&format!(
+            "{}:{}\n",
+            name.to_lowercase(),
+            value.trim().to_lowercase()
+        ));
     }
     let canonical = format!(
         "POST\n/\n\n{canonical_headers}\n{}\n{}",
@@ -105,7 +119,10 @@ pub(crate) fn verify(
     let k_signing = mac(&k_service, "tc3_request");
     let expected = hex::encode(mac(&k_signing, &to_sign));
     if expected != auth.signature {
-        return Err(("AuthFailure.SignatureFailure", "The provided credentials could not be validated.".to_owned()));
+        return Err((
+            "AuthFailure.SignatureFailure",
+            "The provided credentials could not be validated.".to_owned(),
+        ));
     }
     Ok(())
 }
