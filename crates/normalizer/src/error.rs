@@ -26,7 +26,7 @@ pub enum NormalizeError {
     #[error("provider has no event format")]
     UnsupportedProvider,
     /// A Tencent `PullEvents` response carried an API error instead of events.
-    #[error("PullEvents response carries API error {code}")]
+    #[error("pull response carries API error {code}")]
     ApiError {
         /// Tencent's error code, e.g. `AuthFailure.SignatureFailure` (a closed vendor set).
         code: String,

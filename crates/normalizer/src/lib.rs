@@ -98,3 +98,6 @@ pub fn pull_events_elements(body: &[u8]) -> Result<Vec<&RawValue>, NormalizeErro
 pub fn dead_letter_id(source_name: &str, body: &[u8]) -> String {
     ids::dead_letter_id(source_name, body)
 }
+
+#[cfg(test)]
+mod tests;

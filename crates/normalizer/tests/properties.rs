@@ -1,0 +1,209 @@
+//! Properties of the normalizer on arbitrary input: it never panics (arbitrary bytes, arbitrary
+//! JSON, and arbitrary JSON inside known Tencent/Volcengine envelopes so the typed paths run),
+//! ids are deterministic, and ids do not depend on key order or on `null` members.
+
+use chrono::{TimeZone, Utc};
+use proptest::prelude::*;
+use serde_json::{Map, Value};
+use vodbridge_core::Provider;
+use vodbridge_normalizer::{normalize, normalize_pulled, type_mappings, SourceContext};
+
+fn ctx() -> SourceContext<'static> {
+    SourceContext {
+        source_name: "prop",
+        source_uri: "/vodbridge/prop",
+        received_at: Utc
+            .with_ymd_and_hms(2024, 6, 1, 12, 0, 0)
+            .single()
+            .expect("valid time"),
+    }
+}
+
+/// Keys vendors use, so generated objects hit the fields the mappers read.
+const KEYS: &[&str] = &[
+    "FileId",
+    "TaskId",
+    "Status",
+    "ErrCode",
+    "ErrCodeExt",
+    "Message",
+    "Input",
+    "Output",
+    "MetaData",
+    "Size",
+    "Duration",
+    "MediaBasicInfo",
+    "SourceInfo",
+    "SessionContext",
+    "FileInfoSet",
+    "FileIdSet",
+    "SubTaskSet",
+    "MediaProcessResultSet",
+    "TranscodeTask",
+    "Vid",
+    "Mid",
+    "Code",
+    "RunId",
+    "SpaceName",
+    "CallbackArgs",
+    "Extra",
+    "Control",
+    "Meta",
+    "EventTime",
+    "x",
+    "",
+];
+
+fn arb_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        "[ -~]{0,12}".prop_map(Value::String),
+        "[0-9]{1,20}".prop_map(Value::String),
+        Just(Value::String(
+            "2022-10-25 11:12:13.502796743 +0800 CST m=+50034.619039680".into()
+        )),
+    ];
+    leaf.prop_recursive(5, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec(
+                (
+                    prop::sample::select(KEYS).prop_map(str::to_owned),
+                    inner.clone()
+                ),
+                0..6
+            )
+            .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            prop::collection::vec(("[a-zA-Z]{1,6}", inner), 0..4)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+/// A Tencent event of a known (or unknown) type with an arbitrary payload.
+fn arb_tencent_event() -> impl Strategy<Value = Value> {
+    let types: Vec<(&'static str, &'static str)> = type_mappings(Provider::Tencent)
+        .iter()
+        .map(|m| (m.vendor_type, m.payload_keys[0]))
+        .chain([("SomethingNew", "SomethingNewEvent")])
+        .collect();
+    (prop::sample::select(types), arb_json(), arb_json()).prop_map(|((ty, key), payload, extra)| {
+        let mut obj = Map::new();
+        obj.insert("EventType".into(), Value::String(ty.into()));
+        obj.insert(key.into(), payload);
+        obj.insert("Extra".into(), extra);
+        Value::Object(obj)
+    })
+}
+
+/// A Volcengine callback of a known (or unknown) type with arbitrary data.
+fn arb_volc_event() -> impl Strategy<Value = Value> {
+    let types: Vec<&'static str> = type_mappings(Provider::Volcengine)
+        .iter()
+        .map(|m| m.vendor_type)
+        .chain(["SomethingNew"])
+        .collect();
+    (
+        prop::sample::select(types),
+        arb_json(),
+        arb_json(),
+        any::<Option<i64>>(),
+    )
+        .prop_map(|(ty, data, time, code)| {
+            let mut obj = Map::new();
+            obj.insert("RequestId".into(), Value::String("r".into()));
+            obj.insert("EventType".into(), Value::String(ty.into()));
+            obj.insert("EventTime".into(), time);
+            obj.insert("Data".into(), data);
+            if let Some(code) = code {
+                obj.insert("ErrorCode".into(), Value::from(code));
+            }
+            Value::Object(obj)
+        })
+}
+
+/// The same JSON with object keys reversed, `null` members added and whitespace changed.
+fn shuffled_with_nulls(v: &Value) -> String {
+    match v {
+        Value::Object(map) => {
+            let mut members: Vec<String> = map
+                .iter()
+                .rev()
+                .map(|(k, v)| format!("{} : {}", Value::String(k.clone()), shuffled_with_nulls(v)))
+                .collect();
+            members.push("\"zz_added_null\": null".into());
+            format!("{{ {} }}", members.join(",\n"))
+        }
+        Value::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(shuffled_with_nulls)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+fn ids(provider: Provider, body: &[u8]) -> Option<Vec<String>> {
+    normalize(provider, body, &ctx())
+        .ok()
+        .map(|events| events.into_iter().map(|e| e.id).collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let _ = normalize(Provider::Tencent, &bytes, &ctx());
+        let _ = normalize(Provider::Volcengine, &bytes, &ctx());
+        let _ = normalize(Provider::Vodbridge, &bytes, &ctx());
+        let _ = normalize_pulled(&String::from_utf8_lossy(&bytes), &ctx());
+    }
+
+    #[test]
+    fn arbitrary_json_never_panics_and_ids_are_deterministic(v in arb_json()) {
+        let body = v.to_string();
+        for provider in [Provider::Tencent, Provider::Volcengine] {
+            prop_assert_eq!(ids(provider, body.as_bytes()), ids(provider, body.as_bytes()));
+        }
+        let _ = normalize_pulled(&body, &ctx());
+    }
+
+    #[test]
+    fn tencent_events_ids_ignore_key_order_and_nulls(v in arb_tencent_event()) {
+        let body = v.to_string();
+        let first = normalize(Provider::Tencent, body.as_bytes(), &ctx());
+        let again = ids(Provider::Tencent, body.as_bytes());
+        prop_assert_eq!(first.as_ref().ok().map(|e| e.iter().map(|e| e.id.clone()).collect::<Vec<_>>()), again);
+        if let Ok(events) = first {
+            let pulled = normalize_pulled(&shuffled_with_nulls(&v), &ctx());
+            let pulled = pulled.result.expect("reordered event normalizes too");
+            prop_assert_eq!(&pulled.id, &events[0].id);
+            prop_assert_eq!(&pulled.ty, &events[0].ty);
+            // The original is embedded byte for byte.
+            let embedded = format!("\"original\":{}", body);
+            prop_assert!(events[0].data_json().contains(&embedded));
+        }
+    }
+
+    #[test]
+    fn volcengine_ids_ignore_key_order_nulls_and_request_id(v in arb_volc_event()) {
+        let body = v.to_string();
+        let first = ids(Provider::Volcengine, body.as_bytes());
+        prop_assert_eq!(&first, &ids(Provider::Volcengine, body.as_bytes()));
+        if first.is_some() {
+            let mut retry = v.clone();
+            retry["RequestId"] = Value::String("another".into());
+            prop_assert_eq!(&first, &ids(Provider::Volcengine, shuffled_with_nulls(&retry).as_bytes()));
+        }
+    }
+}
