@@ -13,6 +13,7 @@ mod config;
 mod error;
 pub mod message;
 mod metrics;
+mod producer;
 mod sink;
 mod topics;
 

@@ -19,6 +19,8 @@ pub(crate) struct Metrics {
     pub(crate) in_flight: IntGauge,
     /// librdkafka's own queue depth (`in_flight_count()`: queued and unacknowledged requests).
     pub(crate) queue_depth: IntGauge,
+    /// Times the producer was replaced because it could no longer deliver.
+    pub(crate) producer_replaced: IntCounter,
 }
 
 impl Metrics {
@@ -53,6 +55,11 @@ impl Metrics {
             "vodbridge_kafka_producer_queue_depth",
             "Messages and requests queued in librdkafka or awaiting a broker response.",
         ))?;
+        let producer_replaced = IntCounter::with_opts(opts(
+            "vodbridge_kafka_producer_replaced_total",
+            "Times the producer was replaced after timing out against a reachable broker or failing fatally.",
+        ))?;
+        registry.register(Box::new(producer_replaced.clone()))?;
         registry.register(Box::new(produced.clone()))?;
         registry.register(Box::new(failed.clone()))?;
         registry.register(Box::new(delivery_seconds.clone()))?;
@@ -64,6 +71,7 @@ impl Metrics {
             delivery_seconds,
             in_flight,
             queue_depth,
+            producer_replaced,
         })
     }
 }

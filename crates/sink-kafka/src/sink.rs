@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use futures::future::join_all;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{FutureRecord, Producer};
 use tracing::{debug, info, warn};
 use vodbridge_core::{
     BindingMode, CanonicalEvent, DestinationTemplate, Sink, SinkError, SinkErrorKind, SinkHealth,
@@ -19,6 +19,7 @@ use crate::classify::{classify, sink_error};
 use crate::error::{KafkaSinkError, Result};
 use crate::message::encode;
 use crate::metrics::Metrics;
+use crate::producer::ProducerSlot;
 use crate::topics::{TopicError, Topics};
 use crate::KafkaSinkConfig;
 
@@ -35,7 +36,7 @@ pub struct KafkaSink {
 
 struct Inner {
     name: String,
-    producer: FutureProducer,
+    producer: ProducerSlot,
     template: DestinationTemplate,
     filter: TypeFilter,
     mode: BindingMode,
@@ -111,9 +112,6 @@ pub async fn connect(
 ) -> Result<KafkaSink, KafkaSinkError> {
     validate(&config)?;
     let template = DestinationTemplate::parse(&config.topic).map_err(KafkaSinkError::Template)?;
-    let producer: FutureProducer = producer_config(&name, &config)
-        .create()
-        .map_err(KafkaSinkError::Client)?;
     let topics = if config.create_topics || template.is_fixed() {
         let mut admin_config = client_config(&name, &config);
         // A metadata check must see missing topics as missing, not create them as a side effect.
@@ -131,6 +129,13 @@ pub async fn connect(
         None
     };
     let metrics = Metrics::register(&name, registry).map_err(KafkaSinkError::Metrics)?;
+    let producer = ProducerSlot::new(
+        producer_config(&name, &config),
+        config.message_timeout,
+        config.metadata_timeout,
+        metrics.producer_replaced.clone(),
+    )
+    .map_err(KafkaSinkError::Client)?;
     let sink = KafkaSink {
         inner: Arc::new(Inner {
             filter: TypeFilter::new(&config.types),
@@ -155,7 +160,7 @@ pub async fn connect(
 impl KafkaSink {
     /// Messages queued in librdkafka or awaiting a broker response (`in_flight_count()`).
     pub fn queue_depth(&self) -> i32 {
-        self.inner.producer.in_flight_count()
+        self.inner.producer.get().in_flight_count()
     }
 
     async fn check_fixed_topic(&self, config: &KafkaSinkConfig) -> Result<()> {
@@ -184,6 +189,7 @@ impl KafkaSink {
                 Some(admin) => admin.fetch_metadata(Some(&wanted), inner.metadata_timeout),
                 None => inner
                     .producer
+                    .get()
                     .client()
                     .fetch_metadata(Some(&wanted), inner.metadata_timeout),
             }
@@ -214,6 +220,7 @@ impl KafkaSink {
         if inner.create_topics {
             self.ensure_topics(&items).await?;
         }
+        let producer = inner.producer.get();
         let mut pending = Vec::with_capacity(items.len());
         let mut enqueue_error = None;
         for (event, topic) in &items {
@@ -227,7 +234,7 @@ impl KafkaSink {
             // partition queue in batch order; a full queue is waited out, bounded by the
             // message timeout like the rest of the delivery.
             let delivery = loop {
-                match inner.producer.send_result(record) {
+                match producer.send_result(record) {
                     Ok(delivery) => break Ok(delivery),
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
                         if started.elapsed() < inner.message_timeout =>
@@ -253,7 +260,7 @@ impl KafkaSink {
         inner
             .metrics
             .queue_depth
-            .set(i64::from(inner.producer.in_flight_count()));
+            .set(i64::from(producer.in_flight_count()));
 
         let mut failures: Vec<KafkaError> = Vec::new();
         if let Some(error) = enqueue_error {
@@ -287,6 +294,13 @@ impl KafkaSink {
             debug!(sink = %inner.name, messages = items.len(), "batch acknowledged");
             return Ok(());
         }
+        let timed_out = failures
+            .iter()
+            .any(|e| matches!(classify(e).1, "timeout" | "fatal"));
+        inner
+            .producer
+            .after_failure(&inner.name, &producer, timed_out)
+            .await;
         // A permanent failure wins: retrying the batch cannot help, the caller dead-letters it.
         let worst = failures
             .iter()
@@ -365,20 +379,20 @@ impl Sink for KafkaSink {
     }
 
     async fn health(&self) -> SinkHealth {
-        let inner = Arc::clone(&self.inner);
-        inner
+        let producer = self.inner.producer.get();
+        let timeout = self.inner.metadata_timeout;
+        self.inner
             .metrics
             .queue_depth
-            .set(i64::from(inner.producer.in_flight_count()));
-        if let Some((code, reason)) = inner.producer.client().fatal_error() {
+            .set(i64::from(producer.in_flight_count()));
+        if let Some((code, reason)) = producer.client().fatal_error() {
             return SinkHealth::Unhealthy(format!("producer fatal error {code}: {reason}"));
         }
         // fetch_metadata blocks its thread for up to the timeout: keep it off the runtime workers.
         let result = tokio::task::spawn_blocking(move || {
-            inner
-                .producer
+            producer
                 .client()
-                .fetch_metadata(None, inner.metadata_timeout)
+                .fetch_metadata(None, timeout)
                 .map(|m| m.brokers().len())
         })
         .await;
@@ -391,8 +405,8 @@ impl Sink for KafkaSink {
     }
 
     async fn flush(&self, deadline: Duration) -> Result<(), SinkError> {
-        let inner = Arc::clone(&self.inner);
-        let result = tokio::task::spawn_blocking(move || inner.producer.flush(deadline)).await;
+        let producer = self.inner.producer.get();
+        let result = tokio::task::spawn_blocking(move || producer.flush(deadline)).await;
         match result {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => {
