@@ -81,8 +81,7 @@ impl FileSink {
         }
         let mut lines = Vec::with_capacity(events.len() * 1024);
         for event in events {
-            lines.extend_from_slice(&event.to_structured_json());
-            lines.push(b'\n');
+            lines.extend_from_slice(&json_line(event));
         }
         let (done, ack) = oneshot::channel();
         tx.send(Request::Append {
@@ -208,4 +207,21 @@ impl Sink for FileSink {
             )
         })
     }
+}
+
+/// One event as exactly one line of JSON (with its `\n`).
+///
+/// `data` is kept as the raw JSON the normalizer produced, which may be pretty-printed (the
+/// vendor's original body is embedded verbatim). In valid JSON a raw CR or LF can only be
+/// insignificant whitespace (inside strings they are escaped), so turning them into spaces keeps
+/// the event identical while making it one line.
+pub fn json_line(event: &CanonicalEvent) -> Vec<u8> {
+    let mut line = event.to_structured_json();
+    for byte in &mut line {
+        if *byte == b'\n' || *byte == b'\r' {
+            *byte = b' ';
+        }
+    }
+    line.push(b'\n');
+    line
 }

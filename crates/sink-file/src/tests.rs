@@ -206,3 +206,20 @@ async fn unwritable_directory_is_unhealthy() {
     drop(dir); // the directory disappears under the sink
     assert!(matches!(sink.health().await, SinkHealth::Unhealthy(_)));
 }
+
+#[tokio::test]
+async fn pretty_printed_data_still_gives_one_line_per_event() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("events.jsonl");
+    let (sink, _registry) = open(FileSinkConfig::new(&path));
+    let mut ev = event(1, "t");
+    ev.data = RawValue::from_string("{\n  \"original\": {\r\n    \"a\": \"x\\ny\"\n  }\n}".into())
+        .expect("json");
+    sink.publish(&[ev, event(2, "t")]).await.expect("publish");
+    let got = lines(&path);
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        got[0]["data"]["original"]["a"], "x\ny",
+        "escaped newlines inside strings are kept"
+    );
+}

@@ -31,8 +31,7 @@ pub fn run(
         .map_err(|e| anyhow::anyhow!("cannot normalize input: {e}"))?;
     let mut out = std::io::stdout().lock();
     for event in &events {
-        out.write_all(&event.to_structured_json())?;
-        out.write_all(b"\n")?;
+        out.write_all(&vodbridge_sink_file::json_line(event))?;
     }
     out.flush()?;
     Ok(())
