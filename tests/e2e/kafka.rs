@@ -1,0 +1,333 @@
+//! End to end over Kafka: the real `vodbridge` binary with a Kafka sink (binary CloudEvents mode,
+//! topic = canonical type, topics created on first use) on a test `tansu` broker. Every fixture
+//! payload is POSTed to its callback route; every event of every acknowledged (200) callback must
+//! then be on the topic named by its type, read back by a real rdkafka consumer, with the media
+//! id as key, the attributes as `ce_` headers and the `data` object as the value.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use vodbridge_test_support::kafka::KafkaBroker;
+
+/// The `vodbridge` binary next to this test's own executable (`target/<profile>/`).
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let bin = dir.join(format!("vodbridge{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} missing: build it with `cargo build -p vodbridge`",
+        bin.display()
+    );
+    bin
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("free port")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// The bridge process; killed on drop.
+struct Bridge {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn log(bridge: &Bridge) -> String {
+    std::fs::read_to_string(&bridge.log).unwrap_or_default()
+}
+
+async fn start_bridge(dir: &Path, brokers: &str, listen: u16, admin: u16) -> Bridge {
+    let config = format!(
+        r#"
+[server]
+listen = "127.0.0.1:{listen}"
+admin_listen = "127.0.0.1:{admin}"
+
+[[sources]]
+name = "tencent"
+provider = "tencent"
+
+[[sources]]
+name = "volcengine"
+provider = "volcengine"
+
+[[sinks]]
+name = "kafka"
+type = "kafka"
+brokers = "{brokers}"
+topic = "{{type}}"
+mode = "binary"
+create_topics = true
+partitions = 3
+
+[dead_letter]
+sink = "kafka"
+destination = "vodbridge.deadletter"
+"#
+    );
+    let path = dir.join("vodbridge.toml");
+    std::fs::write(&path, config).expect("write config");
+    let log_path = dir.join("vodbridge.log");
+    let out = std::fs::File::create(&log_path).expect("log file");
+    let child = Command::new(binary())
+        .arg("run")
+        .arg("--config")
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("clone"))
+        .stderr(out)
+        .spawn()
+        .expect("start vodbridge");
+    let mut bridge = Bridge {
+        child,
+        log: log_path,
+    };
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        let ready = client
+            .get(format!("http://127.0.0.1:{admin}/readyz"))
+            .send()
+            .await;
+        if matches!(&ready, Ok(r) if r.status().is_success()) {
+            return bridge;
+        }
+        if let Ok(Some(status)) = bridge.child.try_wait() {
+            panic!("vodbridge exited ({status}); log:\n{}", log(&bridge));
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "vodbridge not ready; log:\n{}",
+            log(&bridge)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `(provider, payload path)` of every fixture input (not the `*.expected.json` outputs).
+fn fixtures() -> Vec<(&'static str, PathBuf)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut out = Vec::new();
+    for provider in ["tencent", "volcengine"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(provider))
+            .expect("fixture dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                name.ends_with(".json") && !name.ends_with(".expected.json")
+            })
+            .collect();
+        files.sort();
+        out.extend(files.into_iter().map(|p| (provider, p)));
+    }
+    out
+}
+
+/// One record read back: key, headers and value.
+struct Record {
+    key: Option<String>,
+    headers: HashMap<String, String>,
+    value: serde_json::Value,
+}
+
+/// Read every partition of `topic` from the beginning until `ids` all arrived or `deadline`.
+fn read_topic(brokers: &str, topic: &str, want: usize, deadline: Instant) -> Vec<Record> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "vodbridge-e2e")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    let partitions = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .map(|t| t.partitions().len())
+        .unwrap_or(0);
+    assert!(partitions > 0, "topic {topic} does not exist");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions as i32 {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .expect("offset");
+    }
+    consumer.assign(&tpl).expect("assign");
+    let mut out = Vec::new();
+    while out.len() < want && Instant::now() < deadline {
+        let Some(msg) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let msg = msg.expect("consume");
+        let headers = msg
+            .headers()
+            .map(|hs| {
+                hs.iter()
+                    .map(|h| {
+                        (
+                            h.key.to_owned(),
+                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(Record {
+            key: msg.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+            headers,
+            value: serde_json::from_slice(msg.payload().unwrap_or_default())
+                .expect("value is the data JSON"),
+        });
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_callback_event_reaches_its_kafka_topic() {
+    let broker = KafkaBroker::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (listen, admin) = (free_port(), free_port());
+    let bridge = start_bridge(dir.path(), &broker.bootstrap(), listen, admin).await;
+    let http = reqwest::Client::new();
+
+    // Every event a 200 answer promised, by topic (= type): (id, expected CloudEvent). One id
+    // may be promised twice with different `data` (the same occurrence as a normal callback and
+    // inside a PullEvents response, whose `original` keeps the `EventHandle`), so each promise
+    // must be matched by a record of its own content.
+    let mut promised: BTreeMap<String, Vec<(String, serde_json::Value)>> = BTreeMap::new();
+    let mut acknowledged_callbacks = 0;
+    for (provider, path) in fixtures() {
+        let body = std::fs::read(&path).expect("fixture");
+        let response = http
+            .post(format!("http://127.0.0.1:{listen}/v1/callbacks/{provider}"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("callback answered");
+        let status = response.status();
+        assert_ne!(
+            status.as_u16(),
+            503,
+            "{}: a healthy sink must not refuse; log:\n{}",
+            path.display(),
+            log(&bridge)
+        );
+        if !status.is_success() {
+            continue;
+        }
+        acknowledged_callbacks += 1;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .replace(".json", ".expected.json");
+        if let Ok(text) = std::fs::read_to_string(path.with_file_name(name)) {
+            if let Ok(serde_json::Value::Array(events)) = serde_json::from_str(&text) {
+                for ev in events {
+                    let ty = ev["type"].as_str().expect("expected type").to_owned();
+                    let id = ev["id"].as_str().expect("expected id").to_owned();
+                    promised.entry(ty).or_default().push((id, ev));
+                }
+            }
+        }
+    }
+    assert!(
+        acknowledged_callbacks > 0,
+        "no callback was acknowledged; log:\n{}",
+        log(&bridge)
+    );
+    assert!(!promised.is_empty(), "fixtures promised no events");
+
+    let brokers = broker.bootstrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut consumed = 0;
+    for (topic, events) in &promised {
+        let (brokers, topic_name, want) = (brokers.clone(), topic.clone(), events.len());
+        let records =
+            tokio::task::spawn_blocking(move || read_topic(&brokers, &topic_name, want, deadline))
+                .await
+                .expect("reader task");
+        let mut seen: HashMap<String, Vec<&Record>> = HashMap::new();
+        for r in &records {
+            let id = r.headers.get("ce_id").expect("ce_id header").clone();
+            assert_eq!(r.headers.get("ce_type"), Some(topic), "topic is the type");
+            assert_eq!(
+                r.headers.get("ce_specversion").map(String::as_str),
+                Some("1.0")
+            );
+            assert_eq!(
+                r.headers.get("content-type").map(String::as_str),
+                Some("application/json")
+            );
+            seen.entry(id).or_default().push(r);
+        }
+        for (id, expected) in events {
+            let candidates = seen.get(id).unwrap_or_else(|| {
+                panic!(
+                    "event {id} ({topic}) acknowledged but not on its topic; log:\n{}",
+                    log(&bridge)
+                )
+            });
+            let r = candidates
+                .iter()
+                .find(|r| r.value == expected["data"])
+                .unwrap_or_else(|| {
+                    panic!(
+                        "event {id}: no record carries the promised data {}",
+                        expected["data"]
+                    )
+                });
+            let key = expected["partitionkey"].as_str().expect("partitionkey");
+            assert_eq!(
+                r.key.as_deref(),
+                Some(key),
+                "{id}: key is the partition key"
+            );
+            assert_eq!(
+                r.headers.get("ce_partitionkey").map(String::as_str),
+                Some(key)
+            );
+            for attr in [
+                "source",
+                "provider",
+                "providertype",
+                "outcome",
+                "timesource",
+            ] {
+                assert_eq!(
+                    r.headers.get(&format!("ce_{attr}")).map(String::as_str),
+                    expected[attr].as_str(),
+                    "{id}: {attr}"
+                );
+            }
+            consumed += 1;
+        }
+    }
+    eprintln!(
+        "{acknowledged_callbacks} callbacks acknowledged, {consumed} events on {} topics consumed back",
+        promised.len()
+    );
+}
