@@ -1,0 +1,21 @@
+-- wrk script for scripts/bench/kafka.sh: POST a fixture body, each request with a fresh media id so
+-- every request is a new event (a fresh key and id for the bridge, as bare_producer does).
+local path = os.getenv("BENCH_PATH") or "/"
+local file = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
+local template = file:read("*a")
+file:close()
+local marker = os.getenv("BENCH_MARKER") or "5285890784273533167"
+local counter = 0
+local thread_tag = 0
+
+function setup(thread)
+  thread_tag = thread_tag + 1
+  thread:set("tag", thread_tag)
+end
+
+function request()
+  counter = counter + 1
+  local id = string.format("%d%09d%d", tag or 0, counter, math.random(0, 9))
+  local body = template:gsub(marker, id)
+  return wrk.format("POST", path, { ["Content-Type"] = "application/json" }, body)
+end
