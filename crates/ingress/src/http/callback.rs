@@ -20,7 +20,7 @@ use super::verify::verify;
 use super::HttpState;
 
 /// Canonical type the normalizer gives vendor event types it has no mapping for.
-pub const UNMAPPED_TYPE: &str = "vod.unmapped";
+pub use vodbridge_normalizer::UNMAPPED_TYPE;
 
 /// The callback handler. The body is read as raw bytes whatever the `Content-Type` (Volcengine
 /// sends `application/octet-stream` by default) because signatures cover the exact bytes.

@@ -114,13 +114,12 @@ async fn track(State(state): State<HttpState>, request: Request, next: Next) -> 
     // A full house answers 503 at once: queueing would only make every caller time out.
     let response = match Arc::clone(&state.inner.in_flight).try_acquire_owned() {
         Ok(permit) => {
-            metrics.in_flight.inc();
-            let response = next.run(request).await;
-            metrics.in_flight.dec();
-            drop(permit);
-            response
+            // A guard, not a `dec()` after the await: a caller that hangs up drops this future.
+            let _in_flight = InFlight::enter(&metrics.in_flight, permit);
+            next.run(request).await
         }
         Err(_) => {
+            // Shed before the source is known: the source label stays empty.
             metrics
                 .rejected
                 .with_label_values(&["", "overloaded"])
@@ -137,4 +136,26 @@ async fn track(State(state): State<HttpState>, request: Request, next: Next) -> 
         .with_label_values(&[route.as_str()])
         .observe(started.elapsed().as_secs_f64());
     response
+}
+
+/// Holds an in-flight slot and the gauge increment for as long as a request runs.
+struct InFlight {
+    gauge: prometheus::IntGauge,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl InFlight {
+    fn enter(gauge: &prometheus::IntGauge, permit: tokio::sync::OwnedSemaphorePermit) -> Self {
+        gauge.inc();
+        Self {
+            gauge: gauge.clone(),
+            _permit: permit,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.gauge.dec();
+    }
 }
