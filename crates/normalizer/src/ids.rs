@@ -69,10 +69,25 @@ const TAG_OBJ_END: u8 = b'}';
 const TAG_ARR: u8 = b'[';
 const TAG_ARR_END: u8 = b']';
 
+/// A string: tag, LEB128 length, UTF-8 bytes (the compact length keeps the hashed buffer small).
 fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(TAG_STR);
-    out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    let mut n = s.len();
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
     out.extend_from_slice(s.as_bytes());
+}
+
+/// Where the key text starts in an encoded key `[start, end)` (after the tag and LEB128 length).
+fn key_start(out: &[u8], start: usize, end: usize) -> usize {
+    let mut i = start + 1;
+    while i < end && out[i] & 0x80 != 0 {
+        i += 1;
+    }
+    (i + 1).min(end)
 }
 
 /// Writes the canonical form of one JSON value; returns whether the value was `null`.
@@ -113,10 +128,11 @@ impl Visitor<'_> for KeySeed<'_, '_> {
     }
 }
 
-/// One member of an object in the output buffer: `[start, key_end)` is the key, up to `end` the
-/// value.
+/// One member of an object in the output buffer: `[start, end)` is the encoded member,
+/// `[key_start, key_end)` the key text.
 struct Entry {
     start: usize,
+    key_start: usize,
     key_end: usize,
     end: usize,
 }
@@ -176,11 +192,11 @@ impl<'de> Visitor<'de> for Canon<'_, '_> {
         let mut sorted = true;
         loop {
             let start = out.len();
-            let Some(excluded) = map.next_key_seed(KeySeed {
+            let key = KeySeed {
                 out: &mut *out,
                 exclude,
-            })?
-            else {
+            };
+            let Some(excluded) = map.next_key_seed(key)? else {
                 break;
             };
             let key_end = out.len();
@@ -189,33 +205,35 @@ impl<'de> Visitor<'de> for Canon<'_, '_> {
                 out.truncate(start);
                 continue;
             }
-            if map.next_value_seed(Canon {
+            let value = Canon {
                 out: &mut *out,
                 top: false,
                 exclude: &[],
-            })? {
+            };
+            if map.next_value_seed(value)? {
                 out.truncate(start);
                 continue;
             }
+            let key_start = key_start(out, start, key_end);
             let entry = Entry {
                 start,
+                key_start,
                 key_end,
                 end: out.len(),
             };
             if let Some(prev) = entries.last() {
-                if out[prev.start..prev.key_end] > out[entry.start..entry.key_end] {
+                if out[prev.key_start..prev.key_end] > out[entry.key_start..entry.key_end] {
                     sorted = false;
                 }
             }
             entries.push(entry);
         }
         if !sorted {
-            // Keys compare by their canonical encoding; the length prefix is little-endian, so
-            // this is a total order that depends only on the key text (which is all we need).
+            // Members sorted by key text (UTF-8 byte order; duplicates keep input order), then
+            // copied back in that order.
             let tail = out.split_off(body);
-            entries.sort_by(|a, b| {
-                tail[a.start - body..a.key_end - body].cmp(&tail[b.start - body..b.key_end - body])
-            });
+            let key = |e: &Entry| &tail[e.key_start - body..e.key_end - body];
+            entries.sort_by(|a, b| key(a).cmp(key(b)));
             for e in &entries {
                 out.extend_from_slice(&tail[e.start - body..e.end - body]);
             }
