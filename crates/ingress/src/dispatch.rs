@@ -9,6 +9,9 @@ use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 use tracing::warn;
 use vodbridge_core::{CanonicalEvent, DeadLetter, Sink, SinkError, SinkHealth};
 
+/// `reason` of the [`SinkError`] for a sink that did not acknowledge within the ack timeout.
+pub const ACK_TIMEOUT_REASON: &str = "ack_timeout";
+
 /// Where dead letters go: one of the configured sinks and a fixed destination on it.
 #[derive(Clone)]
 pub struct DeadLetterRoute {
@@ -53,11 +56,17 @@ struct Metrics {
 impl Metrics {
     fn register(registry: &Registry) -> prometheus::Result<Self> {
         let published = IntCounterVec::new(
-            Opts::new("vodbridge_sink_events_published_total", "Events a sink acknowledged."),
+            Opts::new(
+                "vodbridge_sink_events_published_total",
+                "Events a sink acknowledged.",
+            ),
             &["sink"],
         )?;
         let failed = IntCounterVec::new(
-            Opts::new("vodbridge_sink_publish_failures_total", "Batches a sink failed to acknowledge, by reason."),
+            Opts::new(
+                "vodbridge_sink_publish_failures_total",
+                "Batches a sink failed to acknowledge, by reason.",
+            ),
             &["sink", "reason"],
         )?;
         let latency = HistogramVec::new(
@@ -65,13 +74,20 @@ impl Metrics {
                 "vodbridge_sink_publish_duration_seconds",
                 "Time from hand-off to acknowledgement of one batch by one sink.",
             )
-            .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0,
+            ]),
             &["sink"],
         )?;
         registry.register(Box::new(published.clone()))?;
         registry.register(Box::new(failed.clone()))?;
         registry.register(Box::new(latency.clone()))?;
-        Ok(Self { published, failed, latency })
+        Ok(Self {
+            published,
+            failed,
+            latency,
+        })
     }
 }
 
@@ -92,7 +108,12 @@ impl Dispatcher {
         ack_timeout: Duration,
         registry: &Registry,
     ) -> prometheus::Result<Self> {
-        Ok(Self { sinks: sinks.into(), dead_letter, ack_timeout, metrics: Metrics::register(registry)? })
+        Ok(Self {
+            sinks: sinks.into(),
+            dead_letter,
+            ack_timeout,
+            metrics: Metrics::register(registry)?,
+        })
     }
 
     /// The configured sinks.
@@ -112,13 +133,19 @@ impl Dispatcher {
         if events.is_empty() {
             return Ok(());
         }
-        let sends = self.sinks.iter().map(|sink| self.publish_one(sink.as_ref(), None, events));
+        let sends = self
+            .sinks
+            .iter()
+            .map(|sink| self.publish_one(sink.as_ref(), None, events));
         self.await_all(join_all(sends)).await
     }
 
     /// Publish a dead letter to the dead-letter route. `Ok` only when acknowledged.
     pub async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), DeliveryError> {
-        let route = self.dead_letter.as_ref().ok_or(DeliveryError::NoDeadLetterRoute)?;
+        let route = self
+            .dead_letter
+            .as_ref()
+            .ok_or(DeliveryError::NoDeadLetterRoute)?;
         let event = [letter.to_event()];
         let send = self.publish_one(route.sink.as_ref(), Some(&route.destination), &event);
         self.await_all(async { vec![send.await] }).await
@@ -126,7 +153,10 @@ impl Dispatcher {
 
     /// Health of every sink, by name.
     pub async fn health(&self) -> Vec<(String, SinkHealth)> {
-        let checks = self.sinks.iter().map(|s| async move { (s.name().to_owned(), s.health().await) });
+        let checks = self
+            .sinks
+            .iter()
+            .map(|s| async move { (s.name().to_owned(), s.health().await) });
         join_all(checks).await
     }
 
@@ -141,6 +171,8 @@ impl Dispatcher {
         first.map_or(Ok(()), Err)
     }
 
+    /// Publish to one sink, bounded by the ack timeout. Each sink gets its own deadline so a
+    /// timeout is attributed (and counted) to the sink that did not answer.
     async fn publish_one(
         &self,
         sink: &dyn Sink,
@@ -148,16 +180,37 @@ impl Dispatcher {
         events: &[CanonicalEvent],
     ) -> Result<(), SinkError> {
         let started = Instant::now();
-        let result = match destination {
-            Some(dest) => sink.publish_to(dest, events).await,
-            None => sink.publish(events).await,
+        let send = async {
+            match destination {
+                Some(dest) => sink.publish_to(dest, events).await,
+                None => sink.publish(events).await,
+            }
         };
         let name = sink.name();
-        self.metrics.latency.with_label_values(&[name]).observe(started.elapsed().as_secs_f64());
+        let result = tokio::time::timeout(self.ack_timeout, send)
+            .await
+            .unwrap_or_else(|_| {
+                Err(SinkError::retriable(
+                    name,
+                    ACK_TIMEOUT_REASON,
+                    format!("no acknowledgement within {:?}", self.ack_timeout),
+                ))
+            });
+        self.metrics
+            .latency
+            .with_label_values(&[name])
+            .observe(started.elapsed().as_secs_f64());
         match &result {
-            Ok(()) => self.metrics.published.with_label_values(&[name]).inc_by(events.len() as u64),
+            Ok(()) => self
+                .metrics
+                .published
+                .with_label_values(&[name])
+                .inc_by(events.len() as u64),
             Err(e) => {
-                self.metrics.failed.with_label_values(&[name, e.reason]).inc();
+                self.metrics
+                    .failed
+                    .with_label_values(&[name, e.reason])
+                    .inc();
                 warn!(sink = %name, error = %e, retriable = e.is_retriable(), events = events.len(), "publish failed");
             }
         }
@@ -168,10 +221,12 @@ impl Dispatcher {
         &self,
         all: impl std::future::Future<Output = Vec<Result<(), SinkError>>>,
     ) -> Result<(), DeliveryError> {
-        let results = tokio::time::timeout(self.ack_timeout, all)
-            .await
-            .map_err(|_| DeliveryError::Timeout(self.ack_timeout))?;
-        match results.into_iter().find_map(Result::err) {
+        // Every publish is already bounded by the ack timeout; report a timeout as such so the
+        // receiver's rejection reason says why.
+        match all.await.into_iter().find_map(Result::err) {
+            Some(err) if err.reason == ACK_TIMEOUT_REASON => {
+                Err(DeliveryError::Timeout(self.ack_timeout))
+            }
             Some(err) => Err(DeliveryError::Sink(err)),
             None => Ok(()),
         }

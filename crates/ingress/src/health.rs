@@ -37,13 +37,19 @@ impl Readiness {
 
     /// Record the state of `component` (e.g. `poller:tencent`).
     pub fn set(&self, component: &str, state: ComponentState) {
-        let mut map = self.inner.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut map = self
+            .inner
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         map.insert(component.to_owned(), state);
     }
 
     /// Every component and its state, sorted by name.
     pub fn snapshot(&self) -> Vec<(String, ComponentState)> {
-        let map = self.inner.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let map = self
+            .inner
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
@@ -62,7 +68,10 @@ mod tests {
         let r = Readiness::new();
         r.set("poller:a", ComponentState::Ready);
         assert!(r.all_ready());
-        r.set("poller:b", ComponentState::Failed("AuthFailure.SecretIdNotFound".into()));
+        r.set(
+            "poller:b",
+            ComponentState::Failed("AuthFailure.SecretIdNotFound".into()),
+        );
         assert!(!r.all_ready());
         assert_eq!(r.snapshot().len(), 2);
     }
