@@ -22,7 +22,7 @@ fn fixture(path: &str) -> Value {
 }
 
 /// A `ProcedureStateChanged` with a realistic large result: 12 transcodes, snapshots, sprites,
-/// an adaptive-streaming output and AI review/analysis results (about 40 KB).
+/// an adaptive-streaming output and AI review/analysis results (about 16 KB).
 fn large_procedure() -> Value {
     let mut event = fixture("tencent/procedure_state_changed.json");
     let p = &mut event["ProcedureStateChangeEvent"];
