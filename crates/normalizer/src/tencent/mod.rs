@@ -180,12 +180,9 @@ fn event(
             .payload_keys
             .iter()
             .find_map(|k| top.get(k).map(|v| (*k, v))),
-        // Forward-compatible: a new event type's payload is the one object member.
-        None => top
-            .0
-            .iter()
-            .find(|(k, v)| k != "EventType" && v.get().starts_with('{'))
-            .map(|(_, v)| ("", *v)),
+        // Forward-compatible: a new event type's payload is found by name, else it is the
+        // object member with the smallest key (deterministic whatever the member order).
+        None => unmapped_payload(top, &vendor_type).map(|v| ("", v)),
     };
     let payload: payload::Payload<'_> = match payload_raw {
         None => payload::Payload::default(),
@@ -196,7 +193,13 @@ fn event(
         },
     };
     let kind = mapping.map(|m| m.task_kind);
-    let mut x = payload.extract(kind)?;
+    let mut x = match payload.extract(kind) {
+        Ok(x) => x,
+        // The payload of an unmapped type is a guess: forward the event with the original
+        // rather than dead-letter it over a field we only guessed at.
+        Err(_) if mapping.is_none() => Default::default(),
+        Err(e) => return Err(e),
+    };
     let (outcome, failure) = payload.outcome(kind);
     if let Some((code, message)) = failure {
         x.error_code = code;
@@ -214,6 +217,21 @@ fn event(
         time: None,
     };
     Ok(record::build(header, x, raw, ctx))
+}
+
+/// The payload member of an unmapped type: `<EventType>Event`, `<EventType>`, else the object
+/// member with the smallest key.
+fn unmapped_payload<'a>(top: &Members<'a>, vendor_type: &str) -> Option<&'a RawValue> {
+    let named = format!("{vendor_type}Event");
+    top.get(&named)
+        .or_else(|| top.get(vendor_type))
+        .or_else(|| {
+            top.0
+                .iter()
+                .filter(|(k, v)| !ID_EXCLUDED.contains(&k.as_ref()) && v.get().starts_with('{'))
+                .min_by(|a, b| a.0.cmp(&b.0))
+                .map(|(_, v)| *v)
+        })
 }
 
 /// The `'static` name of a known payload member, for error messages.
