@@ -115,3 +115,42 @@ fn default_compression() -> String {
 fn default_metadata_timeout() -> Duration {
     Duration::from_secs(3)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_favour_safe_delivery() {
+        let c: KafkaSinkConfig =
+            serde_json::from_value(serde_json::json!({"brokers": "b:9092"})).expect("valid");
+        assert_eq!(c.topic, "{type}");
+        assert_eq!(c.mode, BindingMode::Binary);
+        assert!(c.idempotence);
+        assert!(!c.create_topics);
+        assert_eq!(c.message_timeout, Duration::from_secs(8));
+        assert_eq!(c.linger, Duration::from_millis(5));
+        assert_eq!(c.compression, "lz4");
+        let n = KafkaSinkConfig::new("b:9092");
+        assert_eq!(
+            (n.topic, n.partitions, n.message_timeout),
+            (c.topic, c.partitions, c.message_timeout)
+        );
+    }
+
+    #[test]
+    fn parses_durations_and_rejects_unknown_fields() {
+        let c: KafkaSinkConfig = serde_json::from_value(serde_json::json!({
+            "brokers": "b:9092", "mode": "structured", "message_timeout": "3s", "linger": "1ms",
+            "librdkafka": {"security.protocol": "SASL_SSL"}
+        }))
+        .expect("valid");
+        assert_eq!(c.mode, BindingMode::Structured);
+        assert_eq!(c.message_timeout, Duration::from_secs(3));
+        assert_eq!(c.librdkafka["security.protocol"], "SASL_SSL");
+        let bad = serde_json::from_value::<KafkaSinkConfig>(
+            serde_json::json!({"brokers": "b", "topik": "x"}),
+        );
+        assert!(bad.is_err());
+    }
+}
