@@ -7,7 +7,9 @@ use base64::Engine as _;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::event::{CanonicalEvent, Outcome, Provider, TimeSource, CONTENT_TYPE_JSON, SPEC_VERSION};
+use crate::event::{
+    CanonicalEvent, Outcome, Provider, TimeSource, CONTENT_TYPE_JSON, SPEC_VERSION,
+};
 
 /// CloudEvents `type` of a dead-letter record.
 pub const DEAD_LETTER_TYPE: &str = "vodbridge.deadletter";

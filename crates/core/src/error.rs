@@ -29,13 +29,33 @@ pub struct SinkError {
 
 impl SinkError {
     /// A retriable failure.
-    pub fn retriable(sink: impl Into<String>, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { sink: sink.into(), kind: SinkErrorKind::Retriable, reason, message: message.into(), retry_after: None }
+    pub fn retriable(
+        sink: impl Into<String>,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            sink: sink.into(),
+            kind: SinkErrorKind::Retriable,
+            reason,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     /// A permanent failure.
-    pub fn permanent(sink: impl Into<String>, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { sink: sink.into(), kind: SinkErrorKind::Permanent, reason, message: message.into(), retry_after: None }
+    pub fn permanent(
+        sink: impl Into<String>,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            sink: sink.into(),
+            kind: SinkErrorKind::Permanent,
+            reason,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     /// True when trying again later may succeed.

@@ -48,7 +48,9 @@ impl FromStr for Provider {
         match s {
             "tencent" => Ok(Provider::Tencent),
             "volcengine" => Ok(Provider::Volcengine),
-            other => Err(format!("unknown provider `{other}` (expected tencent or volcengine)")),
+            other => Err(format!(
+                "unknown provider `{other}` (expected tencent or volcengine)"
+            )),
         }
     }
 }
@@ -216,7 +218,11 @@ mod tests {
     #[test]
     fn attributes_are_lowercase_alphanumeric() {
         for (name, _) in sample().attributes() {
-            assert!(name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()), "{name}");
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+                "{name}"
+            );
         }
     }
 }

@@ -52,7 +52,9 @@ impl DestinationTemplate {
                 parts.push(Part::Literal(rest[..open].to_owned()));
             }
             let after = &rest[open + 1..];
-            let close = after.find('}').ok_or_else(|| TemplateError::Unclosed(template.to_owned()))?;
+            let close = after
+                .find('}')
+                .ok_or_else(|| TemplateError::Unclosed(template.to_owned()))?;
             parts.push(match &after[..close] {
                 "type" => Part::Type,
                 "provider" => Part::Provider,
@@ -107,7 +109,12 @@ pub struct TypeFilter {
 impl TypeFilter {
     /// Build a filter from configured patterns; an empty list accepts every type.
     pub fn new<S: AsRef<str>>(patterns: &[S]) -> Self {
-        Self { patterns: patterns.iter().map(|p| WildMatch::new(p.as_ref())).collect() }
+        Self {
+            patterns: patterns
+                .iter()
+                .map(|p| WildMatch::new(p.as_ref()))
+                .collect(),
+        }
     }
 
     /// True when the filter lets `ty` through.
@@ -144,14 +151,22 @@ mod tests {
     #[test]
     fn renders_placeholders() {
         let t = DestinationTemplate::parse("{provider}.{source}.{type}.{outcome}").expect("valid");
-        assert_eq!(t.render(&event()), "tencent.tc.vod.media.uploaded.succeeded");
+        assert_eq!(
+            t.render(&event()),
+            "tencent.tc.vod.media.uploaded.succeeded"
+        );
         assert!(!t.is_fixed());
-        assert!(DestinationTemplate::parse("dead").expect("valid").is_fixed());
+        assert!(DestinationTemplate::parse("dead")
+            .expect("valid")
+            .is_fixed());
     }
 
     #[test]
     fn rejects_bad_templates() {
-        assert_eq!(DestinationTemplate::parse("a.{typ"), Err(TemplateError::Unclosed("a.{typ".into())));
+        assert_eq!(
+            DestinationTemplate::parse("a.{typ"),
+            Err(TemplateError::Unclosed("a.{typ".into()))
+        );
         assert!(matches!(
             DestinationTemplate::parse("{fileid}"),
             Err(TemplateError::UnknownPlaceholder { placeholder, .. }) if placeholder == "fileid"

@@ -33,7 +33,11 @@ pub trait Sink: Send + Sync + 'static {
 
     /// Publish `events` to one explicit destination (topic, subject or file), ignoring the
     /// template and the type filter. Used for dead letters.
-    async fn publish_to(&self, destination: &str, events: &[CanonicalEvent]) -> Result<(), SinkError>;
+    async fn publish_to(
+        &self,
+        destination: &str,
+        events: &[CanonicalEvent],
+    ) -> Result<(), SinkError>;
 
     /// Cheap reachability check (broker metadata, connection state) for `/readyz`.
     async fn health(&self) -> SinkHealth;
