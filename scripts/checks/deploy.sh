@@ -98,6 +98,9 @@ for _ in $(seq 300); do
   kill -0 "$PID" 2>/dev/null || { cat "$WORK/vodbridge.log" >&2; exit 1; }
   sleep 0.1
 done
+# The container HEALTHCHECK command, against the live admin port and a dead one.
+"$BIN" healthcheck --url "http://127.0.0.1:$ADMIN/healthz"
+if "$BIN" healthcheck --url "http://127.0.0.1:$VOD/healthz" 2>/dev/null; then echo "healthcheck passed on a closed port" >&2; exit 1; fi
 post() { curl -sS -o /dev/null -w '%{http_code}' --data-binary "@$2" "http://127.0.0.1:$LISTEN/v1/callbacks/$1"; }
 [ "$(post tencent tests/fixtures/tencent/file_deleted.json)" = 200 ]
 [ "$(post volcengine tests/fixtures/volcengine/delete_media_complete.json)" = 200 ]

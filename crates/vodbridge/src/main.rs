@@ -42,6 +42,16 @@ enum Command {
         /// Payload file; `-` or nothing reads standard input.
         input: Option<PathBuf>,
     },
+    /// Probe a running bridge's admin endpoint and exit 0 when it answers 2xx (container
+    /// `HEALTHCHECK`s, which have no curl in the image).
+    Healthcheck {
+        /// URL to GET.
+        #[arg(long, default_value = "http://127.0.0.1:9464/healthz")]
+        url: String,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 3)]
+        timeout_secs: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -77,6 +87,7 @@ fn main() -> ExitCode {
             source,
             input,
         } => normalize::run(provider.into(), source, input),
+        Command::Healthcheck { url, timeout_secs } => healthcheck(&url, timeout_secs),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -85,4 +96,23 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// GET `url` and succeed on a 2xx answer.
+fn healthcheck(url: &str, timeout_secs: u64) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(timeout_secs))
+            .build()
+            .context("cannot build the HTTP client")?;
+        let response = client.get(url).send().await.with_context(|| format!("GET {url}"))?;
+        let status = response.status();
+        anyhow::ensure!(status.is_success(), "GET {url} answered {status}");
+        Ok(())
+    })
 }
