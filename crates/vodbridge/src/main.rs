@@ -110,7 +110,11 @@ fn healthcheck(url: &str, timeout_secs: u64) -> anyhow::Result<()> {
             .timeout(std::time::Duration::from_secs(timeout_secs))
             .build()
             .context("cannot build the HTTP client")?;
-        let response = client.get(url).send().await.with_context(|| format!("GET {url}"))?;
+        let response = client
+            .get(url)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
         let status = response.status();
         anyhow::ensure!(status.is_success(), "GET {url} answered {status}");
         Ok(())
