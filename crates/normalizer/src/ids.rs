@@ -28,9 +28,11 @@ pub(crate) fn event_id(
     exclude: &[&str],
 ) -> Result<String, serde_json::Error> {
     let mut buf = Vec::with_capacity(json.len());
+    let mut scratch = Scratch::default();
     let mut de = serde_json::Deserializer::from_str(json);
     Canon {
         out: &mut buf,
+        scratch: &mut scratch,
         top: true,
         exclude,
     }
@@ -90,9 +92,19 @@ fn key_start(out: &[u8], start: usize, end: usize) -> usize {
     (i + 1).min(end)
 }
 
+/// Working memory shared by every object of one event, so that objects do not allocate: the
+/// member entries of all open objects (a stack: each object owns the entries from the length it
+/// found to the end, and truncates back when it closes) and the copy of the members being reordered.
+#[derive(Default)]
+struct Scratch {
+    entries: Vec<Entry>,
+    tail: Vec<u8>,
+}
+
 /// Writes the canonical form of one JSON value; returns whether the value was `null`.
 struct Canon<'o, 'x> {
     out: &'o mut Vec<u8>,
+    scratch: &'o mut Scratch,
     top: bool,
     exclude: &'x [&'x str],
 }
@@ -130,6 +142,7 @@ impl Visitor<'_> for KeySeed<'_, '_> {
 
 /// One member of an object in the output buffer: `[start, end)` is the encoded member,
 /// `[key_start, key_end)` the key text.
+#[derive(Clone, Copy)]
 struct Entry {
     start: usize,
     key_start: usize,
@@ -174,7 +187,8 @@ impl<'de> Visitor<'de> for Canon<'_, '_> {
         // Nulls inside arrays are positional, so they are kept.
         while seq
             .next_element_seed(Canon {
-                out: self.out,
+                out: &mut *self.out,
+                scratch: &mut *self.scratch,
                 top: false,
                 exclude: &[],
             })?
@@ -186,9 +200,10 @@ impl<'de> Visitor<'de> for Canon<'_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
         let exclude = if self.top { self.exclude } else { &[] };
         let out = self.out;
+        let scratch = self.scratch;
         out.push(TAG_OBJ);
         let body = out.len();
-        let mut entries: Vec<Entry> = Vec::new();
+        let base = scratch.entries.len();
         let mut sorted = true;
         loop {
             let start = out.len();
@@ -207,6 +222,7 @@ impl<'de> Visitor<'de> for Canon<'_, '_> {
             }
             let value = Canon {
                 out: &mut *out,
+                scratch: &mut *scratch,
                 top: false,
                 exclude: &[],
             };
@@ -221,23 +237,30 @@ impl<'de> Visitor<'de> for Canon<'_, '_> {
                 key_end,
                 end: out.len(),
             };
-            if let Some(prev) = entries.last() {
-                if out[prev.key_start..prev.key_end] > out[entry.key_start..entry.key_end] {
-                    sorted = false;
+            if scratch.entries.len() > base {
+                if let Some(prev) = scratch.entries.last() {
+                    if out[prev.key_start..prev.key_end] > out[entry.key_start..entry.key_end] {
+                        sorted = false;
+                    }
                 }
             }
-            entries.push(entry);
+            scratch.entries.push(entry);
         }
         if !sorted {
-            // Members sorted by key text (UTF-8 byte order; duplicates keep input order), then
-            // copied back in that order.
-            let tail = out.split_off(body);
+            // Members sorted by key text (UTF-8 byte order; duplicates keep input order, hence
+            // the tie-break on position), then copied back in that order.
+            let Scratch { entries, tail } = &mut *scratch;
+            tail.clear();
+            tail.extend_from_slice(&out[body..]);
             let key = |e: &Entry| &tail[e.key_start - body..e.key_end - body];
-            entries.sort_by(|a, b| key(a).cmp(key(b)));
-            for e in &entries {
+            let members = &mut entries[base..];
+            members.sort_unstable_by(|a, b| key(a).cmp(key(b)).then(a.start.cmp(&b.start)));
+            out.truncate(body);
+            for e in members.iter() {
                 out.extend_from_slice(&tail[e.start - body..e.end - body]);
             }
         }
+        scratch.entries.truncate(base);
         out.push(TAG_OBJ_END);
         Ok(false)
     }
