@@ -61,6 +61,14 @@ fn pull_events_elements_splits_responses_and_reports_api_errors() {
     assert_eq!(err.reason(), "api_error");
     let err = pull_events_elements(br#"{"Response":{"EventSet":{}}}"#).expect_err("not an array");
     assert_eq!(err.reason(), "wrong_field_type");
+    // The first non-null member wins, and an error wins over events wherever it appears.
+    let body = br#"{"Response":{"Error":null,"EventSet":null,"EventSet":[{"EventType":"X"}],"EventSet":[]}}"#;
+    assert_eq!(pull_events_elements(body).expect("elements").len(), 1);
+    let body = br#"{"Response":{"EventSet":[{"EventType":"X"}],"Error":{"Code":"InternalError"}}}"#;
+    let err = pull_events_elements(body).expect_err("api error");
+    assert!(matches!(&err, NormalizeError::ApiError { code, .. } if code == "InternalError"));
+    let err = pull_events_elements(br#"{"Response":[1]}"#).expect_err("not an object");
+    assert!(matches!(err, NormalizeError::NotObject));
     assert_eq!(
         pull_events_elements(b"[]")
             .expect_err("no response")

@@ -122,8 +122,11 @@ struct ApiError<'a> {
 
 /// The raw `EventSet` elements of a `PullEvents` `Response` object.
 pub(crate) fn pull_response(response: &RawValue) -> Result<Vec<&RawValue>, NormalizeError> {
-    let top = members(response.get())?;
-    if let Some(error) = top.get("Error") {
+    let view = serde_json::from_str::<MaybeResponse<'_>>(response.get())
+        .map_err(NormalizeError::NotJson)?
+        .0
+        .ok_or(NormalizeError::NotObject)?;
+    if let Some(error) = view.error {
         let e: Obj<ApiError<'_>> = lenient::view(error.get())?;
         let e = e.get();
         return Err(NormalizeError::ApiError {
@@ -136,10 +139,141 @@ pub(crate) fn pull_response(response: &RawValue) -> Result<Vec<&RawValue>, Norma
                 .unwrap_or_default(),
         });
     }
-    match top.get("EventSet") {
-        None => Ok(Vec::new()),
-        Some(set) => serde_json::from_str::<Vec<&RawValue>>(set.get())
-            .map_err(|_| NormalizeError::field("Response.EventSet", "an array of events")),
+    match view.event_set {
+        EventSet::Absent => Ok(Vec::new()),
+        EventSet::Elements(elements) => Ok(elements),
+        EventSet::NotArray => Err(NormalizeError::field(
+            "Response.EventSet",
+            "an array of events",
+        )),
+    }
+}
+
+/// The first non-`null` `EventSet` member of a `Response`.
+enum EventSet<'a> {
+    /// Absent or `null`.
+    Absent,
+    /// An array: its raw elements.
+    Elements(Vec<&'a RawValue>),
+    /// Any other value.
+    NotArray,
+}
+
+/// A `Response` object read in one pass: the first non-`null` `Error` (raw) and `EventSet`
+/// (split into raw elements while it is read, rather than kept raw and parsed again).
+/// Deserializes as `None` when the value is not an object.
+struct ResponseView<'a> {
+    error: Option<&'a RawValue>,
+    event_set: EventSet<'a>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for EventSet<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = EventSet<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut elements = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(e) = seq.next_element::<&'de RawValue>()? {
+                    elements.push(e);
+                }
+                Ok(EventSet::Elements(elements))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(EventSet::NotArray)
+            }
+            fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<Self::Value, E> {
+                Ok(EventSet::NotArray)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(EventSet::NotArray)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(EventSet::NotArray)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(EventSet::NotArray)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(EventSet::NotArray)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(EventSet::NotArray)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(EventSet::Absent)
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// A [`ResponseView`], or `None` when the value was not an object.
+struct MaybeResponse<'a>(Option<ResponseView<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for MaybeResponse<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = MaybeResponse<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut view = ResponseView {
+                    error: None,
+                    event_set: EventSet::Absent,
+                };
+                while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+                    match k.as_ref() {
+                        "Error" if view.error.is_none() => {
+                            let v = map.next_value::<&'de RawValue>()?;
+                            view.error = (v.get() != "null").then_some(v);
+                        }
+                        "EventSet" if matches!(view.event_set, EventSet::Absent) => {
+                            view.event_set = map.next_value()?;
+                        }
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(MaybeResponse(Some(view)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(MaybeResponse(None))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<Self::Value, E> {
+                Ok(MaybeResponse(None))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(MaybeResponse(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(MaybeResponse(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(MaybeResponse(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(MaybeResponse(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(MaybeResponse(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(MaybeResponse(None))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
     }
 }
 
