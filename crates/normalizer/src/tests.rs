@@ -137,3 +137,37 @@ fn dead_letter_ids_are_stable_hex() {
         .bytes()
         .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
 }
+
+#[test]
+fn payload_is_read_the_same_before_or_after_the_event_type() {
+    let after = r#"{"EventType":"NewFileUpload","FileUploadEvent":{"FileId":"7","MediaBasicInfo":{"Name":"a"}}}"#;
+    let before = r#"{"FileUploadEvent":{"MediaBasicInfo":{"Name":"a"},"FileId":"7"},"EventType":"NewFileUpload"}"#;
+    let a = normalize(Provider::Tencent, after.as_bytes(), &ctx()).expect("after");
+    let b = normalize(Provider::Tencent, before.as_bytes(), &ctx()).expect("before");
+    assert_eq!(a[0].id, b[0].id);
+    assert_eq!(a[0].subject.as_deref(), Some("7"));
+    let data = |e: &CanonicalEvent| {
+        let mut v: serde_json::Value = serde_json::from_str(e.data.get()).expect("data");
+        v["original"].take();
+        v
+    };
+    assert_eq!(data(&a[0]), data(&b[0]));
+
+    // A payload that its typed view rejects (a duplicate field) fails the event, not the split:
+    // the handle is still there to confirm.
+    let dup = normalize_pulled(
+        r#"{"EventHandle":"h-3","EventType":"NewFileUpload","FileUploadEvent":{"FileId":"1","FileId":"2"}}"#,
+        &ctx(),
+    );
+    assert_eq!(dup.handle.as_deref(), Some("h-3"));
+    assert_eq!(dup.result.expect_err("duplicate").reason(), "not_json");
+
+    // A null first payload member is absent; a payload that is not an object is an error.
+    let null_first =
+        r#"{"EventType":"NewFileUpload","FileUploadEvent":null,"FileUploadEvent":{"FileId":"8"}}"#;
+    let e = normalize(Provider::Tencent, null_first.as_bytes(), &ctx()).expect("second member");
+    assert_eq!(e[0].subject.as_deref(), Some("8"));
+    let scalar = r#"{"EventType":"NewFileUpload","FileUploadEvent":"x"}"#;
+    let err = normalize(Provider::Tencent, scalar.as_bytes(), &ctx()).expect_err("not an object");
+    assert_eq!(err.reason(), "wrong_field_type");
+}

@@ -3,6 +3,7 @@
 
 mod legacy;
 mod payload;
+mod split;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -16,93 +17,23 @@ use vodbridge_core::{CanonicalEvent, Provider};
 use crate::lenient::{self, nonempty, Key, Obj, Scalar};
 use crate::record::{self, Header};
 use crate::{ids, types, NormalizeError, PulledEvent, SourceContext, UNMAPPED_TYPE};
+use split::event_members;
+pub(crate) use split::Members;
 
 /// Top-level members excluded from the id: the pull queue's handle and the callback's
 /// authentication fields (both differ between deliveries of one occurrence).
 const ID_EXCLUDED: &[&str] = &["EventHandle", "Sign", "T", "sign", "t"];
-
-/// The top-level members of a JSON object, values kept as raw JSON.
-pub(crate) struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-
-impl<'a> Members<'a> {
-    /// Parse `raw` as an object; `None` when it is valid JSON but not an object.
-    pub(crate) fn parse(raw: &'a str) -> Result<Option<Self>, NormalizeError> {
-        serde_json::from_str::<MaybeMembers<'a>>(raw)
-            .map(|m| m.0)
-            .map_err(NormalizeError::NotJson)
-    }
-
-    /// The raw value of member `key` unless it is absent or `null`.
-    pub(crate) fn get(&self, key: &str) -> Option<&'a RawValue> {
-        self.0
-            .iter()
-            .find(|(k, v)| k == key && v.get() != "null")
-            .map(|(_, v)| *v)
-    }
-}
-
-struct MaybeMembers<'a>(Option<Members<'a>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for MaybeMembers<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = MaybeMembers<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut members = Vec::new();
-                while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
-                    members.push((k, map.next_value::<&'de RawValue>()?));
-                }
-                Ok(MaybeMembers(Some(Members(members))))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-                Ok(MaybeMembers(None))
-            }
-            fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<Self::Value, E> {
-                Ok(MaybeMembers(None))
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(MaybeMembers(None))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(MaybeMembers(None))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(MaybeMembers(None))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(MaybeMembers(None))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(MaybeMembers(None))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(MaybeMembers(None))
-            }
-        }
-        d.deserialize_any(V(PhantomData))
-    }
-}
-
-/// Parse `raw` as an object or fail with [`NormalizeError::NotObject`].
-fn members(raw: &str) -> Result<Members<'_>, NormalizeError> {
-    Members::parse(raw)?.ok_or(NormalizeError::NotObject)
-}
 
 /// A whole body: a v3 event, a v2 event or a `PullEvents` response.
 pub(crate) fn normalize(
     raw: &RawValue,
     ctx: &SourceContext<'_>,
 ) -> Result<Vec<CanonicalEvent>, NormalizeError> {
-    let top = members(raw.get())?;
+    let top = event_members(raw.get())?;
     if let Some(response) = top.get("Response") {
         return pull_response(response)?
             .into_iter()
-            .map(|element| event(element, &members(element.get())?, ctx))
+            .map(|element| event(element, &event_members(element.get())?, ctx))
             .collect();
     }
     if top.get("EventType").is_none() && top.get("eventType").is_some() {
@@ -281,7 +212,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for MaybeResponse<'a> {
 pub(crate) fn pulled(raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
     let parsed = serde_json::from_str::<&RawValue>(raw_event)
         .map_err(NormalizeError::NotJson)
-        .and_then(|raw| Ok((raw, members(raw.get())?)));
+        .and_then(|raw| Ok((raw, event_members(raw.get())?)));
     match parsed {
         Err(e) => PulledEvent {
             handle: None,
@@ -309,7 +240,14 @@ fn event(
 ) -> Result<CanonicalEvent, NormalizeError> {
     let vendor_type = event_type(top, "EventType")?;
     let mapping = types::lookup(Provider::Tencent, &vendor_type);
+    // The split already read the first payload member of a mapped type when it came after
+    // `EventType`; that member takes precedence over the others anyway.
+    let typed = match (mapping, top.typed_payload()) {
+        (Some(_), Some((key, p))) => Some((*key, p)),
+        _ => None,
+    };
     let payload_raw = match mapping {
+        _ if typed.is_some() => None,
         Some(m) => m
             .payload_keys
             .iter()
@@ -318,11 +256,16 @@ fn event(
         // object member with the smallest key (deterministic whatever the member order).
         None => unmapped_payload(top, &vendor_type).map(|v| ("", v)),
     };
-    let payload: payload::Payload<'_> = match payload_raw {
-        None => payload::Payload::default(),
-        Some((key, v)) => match lenient::view::<Obj<payload::Payload<'_>>>(v.get())? {
-            Obj::Some(p) => p,
-            Obj::Other if key.is_empty() => payload::Payload::default(),
+    let mut parsed = None;
+    let payload: &payload::Payload<'_> = match (typed, payload_raw) {
+        (Some((_, Obj::Some(p))), _) => p,
+        (Some((key, Obj::Other)), _) => {
+            return Err(NormalizeError::field(payload_field(key), "an object"))
+        }
+        (None, None) => parsed.insert(payload::Payload::default()),
+        (None, Some((key, v))) => match lenient::view::<Obj<payload::Payload<'_>>>(v.get())? {
+            Obj::Some(p) => parsed.insert(p),
+            Obj::Other if key.is_empty() => parsed.insert(payload::Payload::default()),
             Obj::Other => return Err(NormalizeError::field(payload_field(key), "an object")),
         },
     };
@@ -360,8 +303,7 @@ fn unmapped_payload<'a>(top: &Members<'a>, vendor_type: &str) -> Option<&'a RawV
     top.get(&named)
         .or_else(|| top.get(vendor_type))
         .or_else(|| {
-            top.0
-                .iter()
+            top.iter()
                 .filter(|(k, v)| !ID_EXCLUDED.contains(&k.as_ref()) && v.get().starts_with('{'))
                 .min_by(|a, b| a.0.cmp(&b.0))
                 .map(|(_, v)| *v)

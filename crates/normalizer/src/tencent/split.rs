@@ -1,0 +1,140 @@
+//! The top-level split of a Tencent event object into its members, reading the payload of a
+//! mapped type into its typed view in the same pass.
+//!
+//! `EventType` comes before the payload in every observed body, so by the time the payload member
+//! arrives its type is known and the payload is deserialized straight from the body instead of
+//! being kept raw and parsed a second time. When the order differs the payload stays raw and is
+//! parsed later; when the typed read fails the split is redone without it, so the outcome (and
+//! the `EventHandle` of a pulled event) is exactly that of the two-pass reading.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::Deserializer;
+use serde_json::value::RawValue;
+use vodbridge_core::Provider;
+
+use super::payload::Payload;
+use crate::lenient::{Key, Obj, Scalar};
+use crate::{types, NormalizeError};
+
+/// The top-level members of a JSON object, values kept as raw JSON.
+pub(crate) struct Members<'a> {
+    members: Vec<(Cow<'a, str>, &'a RawValue)>,
+    /// The first non-`null` value of the mapped type's first payload member, read as its typed
+    /// view during the split (that member is then not in `members`).
+    payload: Option<(&'static str, Obj<Payload<'a>>)>,
+}
+
+impl<'a> Members<'a> {
+    /// Parse `raw` as an object; `None` when it is valid JSON but not an object.
+    pub(crate) fn parse(raw: &'a str) -> Result<Option<Self>, NormalizeError> {
+        Self::parse_with(raw, false)
+    }
+
+    /// [`Members::parse`], reading the payload of a mapped Tencent type in the same pass.
+    pub(crate) fn parse_event(raw: &'a str) -> Result<Option<Self>, NormalizeError> {
+        Self::parse_with(raw, true).or_else(|_| Self::parse(raw))
+    }
+
+    fn parse_with(raw: &'a str, typed_payload: bool) -> Result<Option<Self>, NormalizeError> {
+        let mut de = serde_json::Deserializer::from_str(raw);
+        let members = de
+            .deserialize_any(V {
+                typed_payload,
+                marker: PhantomData,
+            })
+            .map_err(NormalizeError::NotJson)?;
+        de.end().map_err(NormalizeError::NotJson)?;
+        Ok(members)
+    }
+
+    /// The payload read during the split: the member name and its typed view.
+    pub(crate) fn typed_payload(&self) -> Option<&(&'static str, Obj<Payload<'a>>)> {
+        self.payload.as_ref()
+    }
+
+    /// Every member in input order (the typed payload excepted).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &(Cow<'a, str>, &'a RawValue)> {
+        self.members.iter()
+    }
+
+    /// The raw value of member `key` unless it is absent or `null`.
+    pub(crate) fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.members
+            .iter()
+            .find(|(k, v)| k == key && v.get() != "null")
+            .map(|(_, v)| *v)
+    }
+}
+
+/// The split visitor: `None` when the value is not an object.
+struct V<'a> {
+    typed_payload: bool,
+    marker: PhantomData<&'a ()>,
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+    type Value = Option<Members<'a>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = Vec::new();
+        let mut payload = None;
+        let mut seen_type = false;
+        // The first payload member of the type named by the first non-null `EventType`.
+        let mut payload_key: Option<&'static str> = None;
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            if self.typed_payload && payload.is_none() && payload_key == Some(k.as_ref()) {
+                if let Some(p) = map.next_value::<Option<Obj<Payload<'de>>>>()? {
+                    payload = payload_key.map(|key| (key, p));
+                }
+                continue;
+            }
+            let v = map.next_value::<&'de RawValue>()?;
+            if self.typed_payload && !seen_type && k == "EventType" && v.get() != "null" {
+                seen_type = true;
+                payload_key = match serde_json::from_str::<Scalar<'_>>(v.get()) {
+                    Ok(Scalar::Str(s)) => types::lookup(Provider::Tencent, &s)
+                        .and_then(|m| m.payload_keys.first().copied()),
+                    _ => None,
+                };
+            }
+            members.push((k, v));
+        }
+        Ok(Some(Members { members, payload }))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// Parse `raw` as an event object (or fail with [`NormalizeError::NotObject`]), reading the payload of a mapped type in the same pass.
+pub(super) fn event_members(raw: &str) -> Result<Members<'_>, NormalizeError> {
+    Members::parse_event(raw)?.ok_or(NormalizeError::NotObject)
+}
