@@ -171,3 +171,18 @@ fn payload_is_read_the_same_before_or_after_the_event_type() {
     let err = normalize(Provider::Tencent, scalar.as_bytes(), &ctx()).expect_err("not an object");
     assert_eq!(err.reason(), "wrong_field_type");
 }
+
+#[test]
+fn response_members_of_a_body_follow_the_first_non_null_rule() {
+    let tencent = |body: &str| normalize(Provider::Tencent, body.as_bytes(), &ctx());
+    let ignored =
+        r#"{"Response":null,"EventType":"FileDeleted","FileDeleteEvent":{"FileIdSet":["1"]}}"#;
+    assert_eq!(tencent(ignored).expect("event")[0].ty, "vod.media.deleted");
+    let second = r#"{"Response":null,"Response":{"EventSet":[{"EventType":"FileDeleted","FileDeleteEvent":{"FileIdSet":["2"]}}]}}"#;
+    assert_eq!(
+        tencent(second).expect("events")[0].subject.as_deref(),
+        Some("2")
+    );
+    let not_object = tencent(r#"{"Response":[1]}"#).expect_err("not an object");
+    assert!(matches!(not_object, NormalizeError::NotObject));
+}

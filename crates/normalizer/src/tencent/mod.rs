@@ -17,8 +17,8 @@ use vodbridge_core::{CanonicalEvent, Provider};
 use crate::lenient::{self, nonempty, Key, Obj, Scalar};
 use crate::record::{self, Header};
 use crate::{ids, types, NormalizeError, PulledEvent, SourceContext, UNMAPPED_TYPE};
-use split::event_members;
 pub(crate) use split::Members;
+use split::{body_members, event_members};
 
 /// Top-level members excluded from the id: the pull queue's handle and the callback's
 /// authentication fields (both differ between deliveries of one occurrence).
@@ -29,9 +29,9 @@ pub(crate) fn normalize(
     raw: &RawValue,
     ctx: &SourceContext<'_>,
 ) -> Result<Vec<CanonicalEvent>, NormalizeError> {
-    let top = event_members(raw.get())?;
-    if let Some(response) = top.get("Response") {
-        return pull_response(response)?
+    let mut top = body_members(raw.get())?;
+    if let Some(MaybeResponse(response)) = top.take_response() {
+        return response_elements(response)?
             .into_iter()
             .map(|element| event(element, &event_members(element.get())?, ctx))
             .collect();
@@ -54,9 +54,15 @@ struct ApiError<'a> {
 /// The raw `EventSet` elements of a `PullEvents` `Response` object.
 pub(crate) fn pull_response(response: &RawValue) -> Result<Vec<&RawValue>, NormalizeError> {
     let view = serde_json::from_str::<MaybeResponse<'_>>(response.get())
-        .map_err(NormalizeError::NotJson)?
-        .0
-        .ok_or(NormalizeError::NotObject)?;
+        .map_err(NormalizeError::NotJson)?;
+    response_elements(view.0)
+}
+
+/// The raw `EventSet` elements of a split `Response` (`None`: it was not an object).
+fn response_elements<'a>(
+    view: Option<ResponseView<'a>>,
+) -> Result<Vec<&'a RawValue>, NormalizeError> {
+    let view = view.ok_or(NormalizeError::NotObject)?;
     if let Some(error) = view.error {
         let e: Obj<ApiError<'_>> = lenient::view(error.get())?;
         let e = e.get();
@@ -147,7 +153,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for EventSet<'a> {
 }
 
 /// A [`ResponseView`], or `None` when the value was not an object.
-struct MaybeResponse<'a>(Option<ResponseView<'a>>);
+pub(super) struct MaybeResponse<'a>(Option<ResponseView<'a>>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for MaybeResponse<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -5,7 +5,8 @@
 //! arrives its type is known and the payload is deserialized straight from the body instead of
 //! being kept raw and parsed a second time. When the order differs the payload stays raw and is
 //! parsed later; when the typed read fails the split is redone without it, so the outcome (and
-//! the `EventHandle` of a pulled event) is exactly that of the two-pass reading.
+//! the `EventHandle` of a pulled event) is exactly that of the two-pass reading. A body's
+//! `PullEvents` `Response` is likewise split into its `EventSet` elements as it is read.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -17,6 +18,7 @@ use serde_json::value::RawValue;
 use vodbridge_core::Provider;
 
 use super::payload::Payload;
+use super::MaybeResponse;
 use crate::lenient::{Key, Obj, Scalar};
 use crate::{types, NormalizeError};
 
@@ -26,24 +28,32 @@ pub(crate) struct Members<'a> {
     /// The first non-`null` value of the mapped type's first payload member, read as its typed
     /// view during the split (that member is then not in `members`).
     payload: Option<(&'static str, Obj<Payload<'a>>)>,
+    /// The first non-`null` `Response` of a body, split while it is read (then not in
+    /// `members`); only when the split was asked to look for one.
+    response: Option<MaybeResponse<'a>>,
 }
 
 impl<'a> Members<'a> {
-    /// Parse `raw` as an object; `None` when it is valid JSON but not an object.
-    pub(crate) fn parse(raw: &'a str) -> Result<Option<Self>, NormalizeError> {
-        Self::parse_with(raw, false)
+    /// Parse `raw` as an object (`None` when it is valid JSON but not an object), reading the
+    /// payload of a mapped Tencent type in the same pass, and with `response`, splitting a
+    /// `PullEvents` `Response` in the same pass too.
+    pub(crate) fn parse_event(
+        raw: &'a str,
+        response: bool,
+    ) -> Result<Option<Self>, NormalizeError> {
+        Self::parse_with(raw, true, response).or_else(|_| Self::parse_with(raw, false, response))
     }
 
-    /// [`Members::parse`], reading the payload of a mapped Tencent type in the same pass.
-    pub(crate) fn parse_event(raw: &'a str) -> Result<Option<Self>, NormalizeError> {
-        Self::parse_with(raw, true).or_else(|_| Self::parse(raw))
-    }
-
-    fn parse_with(raw: &'a str, typed_payload: bool) -> Result<Option<Self>, NormalizeError> {
+    fn parse_with(
+        raw: &'a str,
+        typed_payload: bool,
+        response: bool,
+    ) -> Result<Option<Self>, NormalizeError> {
         let mut de = serde_json::Deserializer::from_str(raw);
         let members = de
             .deserialize_any(V {
                 typed_payload,
+                response,
                 marker: PhantomData,
             })
             .map_err(NormalizeError::NotJson)?;
@@ -54,6 +64,11 @@ impl<'a> Members<'a> {
     /// The payload read during the split: the member name and its typed view.
     pub(crate) fn typed_payload(&self) -> Option<&(&'static str, Obj<Payload<'a>>)> {
         self.payload.as_ref()
+    }
+
+    /// Take the `Response` split during the parse (bodies only).
+    pub(crate) fn take_response(&mut self) -> Option<MaybeResponse<'a>> {
+        self.response.take()
     }
 
     /// Every member in input order (the typed payload excepted).
@@ -73,6 +88,7 @@ impl<'a> Members<'a> {
 /// The split visitor: `None` when the value is not an object.
 struct V<'a> {
     typed_payload: bool,
+    response: bool,
     marker: PhantomData<&'a ()>,
 }
 
@@ -84,6 +100,7 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut members = Vec::new();
         let mut payload = None;
+        let mut response = None;
         let mut seen_type = false;
         // The first payload member of the type named by the first non-null `EventType`.
         let mut payload_key: Option<&'static str> = None;
@@ -92,6 +109,10 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
                 if let Some(p) = map.next_value::<Option<Obj<Payload<'de>>>>()? {
                     payload = payload_key.map(|key| (key, p));
                 }
+                continue;
+            }
+            if self.response && response.is_none() && k == "Response" {
+                response = map.next_value::<Option<MaybeResponse<'de>>>()?;
                 continue;
             }
             let v = map.next_value::<&'de RawValue>()?;
@@ -105,7 +126,11 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
             }
             members.push((k, v));
         }
-        Ok(Some(Members { members, payload }))
+        Ok(Some(Members {
+            members,
+            payload,
+            response,
+        }))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<de::IgnoredAny>()?.is_some() {}
@@ -136,5 +161,10 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
 
 /// Parse `raw` as an event object (or fail with [`NormalizeError::NotObject`]), reading the payload of a mapped type in the same pass.
 pub(super) fn event_members(raw: &str) -> Result<Members<'_>, NormalizeError> {
-    Members::parse_event(raw)?.ok_or(NormalizeError::NotObject)
+    Members::parse_event(raw, false)?.ok_or(NormalizeError::NotObject)
+}
+
+/// [`event_members`] of a whole body, splitting a `PullEvents` `Response` in the same pass.
+pub(super) fn body_members(raw: &str) -> Result<Members<'_>, NormalizeError> {
+    Members::parse_event(raw, true)?.ok_or(NormalizeError::NotObject)
 }
