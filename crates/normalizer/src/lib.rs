@@ -64,10 +64,21 @@ pub fn normalize(
     body: &[u8],
     ctx: &SourceContext<'_>,
 ) -> Result<Vec<CanonicalEvent>, NormalizeError> {
-    let raw: &RawValue = serde_json::from_slice(body).map_err(NormalizeError::NotJson)?;
     match provider {
-        Provider::Tencent => tencent::normalize(raw, ctx),
-        Provider::Volcengine => volcengine::normalize(raw, ctx),
+        // The Tencent split validates the whole body itself, so a `PullEvents` body is not
+        // scanned an extra time just to be validated; the slow path only finds the error.
+        Provider::Tencent => match std::str::from_utf8(body) {
+            Ok(text) => tencent::normalize(text, ctx),
+            Err(_) => {
+                let raw: &RawValue =
+                    serde_json::from_slice(body).map_err(NormalizeError::NotJson)?;
+                tencent::normalize(raw.get(), ctx)
+            }
+        },
+        Provider::Volcengine => {
+            let raw: &RawValue = serde_json::from_slice(body).map_err(NormalizeError::NotJson)?;
+            volcengine::normalize(raw, ctx)
+        }
         Provider::Vodbridge => Err(NormalizeError::UnsupportedProvider),
     }
 }

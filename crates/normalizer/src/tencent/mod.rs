@@ -26,16 +26,19 @@ const ID_EXCLUDED: &[&str] = &["EventHandle", "Sign", "T", "sign", "t"];
 
 /// A whole body: a v3 event, a v2 event or a `PullEvents` response.
 pub(crate) fn normalize(
-    raw: &RawValue,
+    text: &str,
     ctx: &SourceContext<'_>,
 ) -> Result<Vec<CanonicalEvent>, NormalizeError> {
-    let mut top = body_members(raw.get())?;
+    // The split validates the whole body (a `PullEvents` body needs nothing more); a single
+    // event also needs its object as a raw value, the `original`.
+    let mut top = body_members(text)?;
     if let Some(MaybeResponse(response)) = top.take_response() {
         return response_elements(response)?
             .into_iter()
             .map(|element| event(element, &event_members(element.get())?, ctx))
             .collect();
     }
+    let raw: &RawValue = serde_json::from_str(text).map_err(NormalizeError::NotJson)?;
     if top.get("EventType").is_none() && top.get("eventType").is_some() {
         return legacy::event(raw, &top, ctx).map(|e| vec![e]);
     }
