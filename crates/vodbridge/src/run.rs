@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 use vodbridge_core::Sink;
 use vodbridge_ingress::http::{admin_router, router, AdminState, HttpSettings, HttpState};
+use vodbridge_ingress::poller::Poller;
 use vodbridge_ingress::{DeadLetterRoute, Dispatcher, Readiness};
 use vodbridge_sink_file::{FileSink, FileSinkMetrics};
 
@@ -55,17 +56,32 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         max_body_bytes: config.server.max_body_bytes,
         max_in_flight: config.server.max_in_flight,
     };
-    let state = HttpState::new(
-        settings,
-        resolve_sources(&config.sources)?,
-        dispatcher.clone(),
-        &registry,
-    )?;
+    let resolved = resolve_sources(&config.sources)?;
     let readiness = Readiness::new();
-    // Pollers (Tencent PullEvents) are started here and register in `readiness`.
+    // Tencent sources with a `[sources.poll]` block also consume the PullEvents queue.
+    let mut pollers = Vec::new();
+    for (source, callback) in config.sources.iter().zip(&resolved) {
+        if let Some(poll) = &source.poll {
+            let poller = Poller::new(
+                &source.name,
+                &callback.ce_source,
+                poll.clone(),
+                dispatcher.clone(),
+                readiness.clone(),
+                &registry,
+            )
+            .with_context(|| format!("source `{}`: poller", source.name))?;
+            pollers.push(poller);
+        }
+    }
+    let state = HttpState::new(settings, resolved, dispatcher.clone(), &registry)?;
 
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
+    // A poller stops pulling on shutdown and confirms what it holds; the tracker waits for it.
+    for poller in pollers {
+        tracker.spawn(poller.run(shutdown.clone()));
+    }
     let callbacks = bind(config.server.listen, "server.listen").await?;
     let admin = bind(config.server.admin_listen, "server.admin_listen").await?;
     info!(listen = %config.server.listen, admin = %config.server.admin_listen, sources = config.sources.len(), sinks = config.sinks.len(), "vodbridge started");

@@ -195,6 +195,10 @@ pub struct SourceConfig {
     /// (Tencent). Default `5m`.
     #[serde(default = "default_skew", with = "humantime_serde")]
     pub max_clock_skew: Duration,
+    /// Tencent only: also consume the reliable-callback queue (`PullEvents` / `ConfirmEvents`)
+    /// with these API credentials (see `vodbridge_ingress::poller::PollConfig`). Optional.
+    #[serde(default)]
+    pub poll: Option<vodbridge_ingress::poller::PollConfig>,
 }
 
 /// One `[[sinks]]` entry: `name`, `type` and the fields of that type.

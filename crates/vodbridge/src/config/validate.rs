@@ -41,6 +41,15 @@ impl Config {
                 names.insert(name.as_str()),
                 "sources[{i}].name `{name}` is used twice"
             );
+            if let Some(poll) = &source.poll {
+                ensure!(
+                    source.provider == super::ProviderName::Tencent,
+                    "sources[{i}].poll is only for provider = \"tencent\""
+                );
+                poll.validate()
+                    .and_then(|()| poll.credentials().map(drop))
+                    .map_err(|e| anyhow::anyhow!("sources[{i}].poll: {e}"))?;
+            }
         }
         let mut sinks = HashSet::new();
         for (i, sink) in self.sinks.iter().enumerate() {
