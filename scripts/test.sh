@@ -39,6 +39,8 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "rust tests (brokers are started by the tests themselves)"
+# The end-to-end tests drive the real binary; build it up front so parallel tests need not.
+cargo build --workspace --locked --bins
 cargo nextest run --workspace --locked --no-fail-fast
 
 for check in scripts/checks/*.sh; do

@@ -8,48 +8,10 @@ use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The `vodbridge` binary beside this test's executable (`target/<profile>/vodbridge`), built
-/// first when the test runs on its own (`cargo test -p vodbridge-tests`): a dependency's binary
-/// is not built for a dependent package's tests.
 fn binary() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current exe");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile>");
-        let bin = profile_dir.join(format!("vodbridge{}", std::env::consts::EXE_SUFFIX));
-        if let (Ok(cargo), Some(target)) = (std::env::var("CARGO"), profile_dir.parent()) {
-            let mut build = Command::new(cargo);
-            build
-                .args([
-                    "build",
-                    "-q",
-                    "-p",
-                    "vodbridge",
-                    "--bin",
-                    "vodbridge",
-                    "--target-dir",
-                ])
-                .arg(target);
-            if profile_dir.file_name().is_some_and(|n| n == "release") {
-                build.arg("--release");
-            }
-            let status = build.status().expect("run cargo build");
-            assert!(status.success(), "cargo build -p vodbridge failed");
-        }
-        assert!(
-            bin.is_file(),
-            "{} missing: build it with `cargo build -p vodbridge`",
-            bin.display()
-        );
-        bin
-    })
-    .clone()
+    vodbridge_tests::vodbridge_binary()
 }
 
 fn free_port() -> u16 {

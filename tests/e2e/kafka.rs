@@ -16,20 +16,9 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use vodbridge_test_support::kafka::KafkaBroker;
 
-/// The `vodbridge` binary next to this test's own executable (`target/<profile>/`).
+/// The `vodbridge` binary, built first when missing (see `vodbridge_tests::vodbridge_binary`).
 fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let bin = dir.join(format!("vodbridge{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} missing: build it with `cargo build -p vodbridge`",
-        bin.display()
-    );
-    bin
+    vodbridge_tests::vodbridge_binary()
 }
 
 fn free_port() -> u16 {
