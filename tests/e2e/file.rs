@@ -5,22 +5,11 @@
 //! dead-letter file, and SIGTERM must end the process with exit code 0.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn binary() -> PathBuf {
-    vodbridge_tests::vodbridge_binary()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("free port")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
+use vodbridge_tests::{free_port, vodbridge_binary as binary};
 
 /// Every payload fixture (not the `.expected.json` files), with the provider its folder names.
 fn fixtures() -> Vec<(String, PathBuf)> {

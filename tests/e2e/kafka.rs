@@ -5,9 +5,7 @@
 //! id as key, the attributes as `ce_` headers and the `data` object as the value.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
@@ -15,36 +13,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use vodbridge_test_support::kafka::KafkaBroker;
-
-/// The `vodbridge` binary, built first when missing (see `vodbridge_tests::vodbridge_binary`).
-fn binary() -> PathBuf {
-    vodbridge_tests::vodbridge_binary()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("free port")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-/// The bridge process; killed on drop.
-struct Bridge {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn log(bridge: &Bridge) -> String {
-    std::fs::read_to_string(&bridge.log).unwrap_or_default()
-}
+use vodbridge_tests::{fixtures, free_port, Bridge};
 
 async fn start_bridge(dir: &Path, brokers: &str, listen: u16, admin: u16) -> Bridge {
     let config = format!(
@@ -75,62 +44,7 @@ sink = "kafka"
 destination = "vodbridge.deadletter"
 "#
     );
-    let path = dir.join("vodbridge.toml");
-    std::fs::write(&path, config).expect("write config");
-    let log_path = dir.join("vodbridge.log");
-    let out = std::fs::File::create(&log_path).expect("log file");
-    let child = Command::new(binary())
-        .arg("run")
-        .arg("--config")
-        .arg(&path)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("clone"))
-        .stderr(out)
-        .spawn()
-        .expect("start vodbridge");
-    let mut bridge = Bridge {
-        child,
-        log: log_path,
-    };
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    loop {
-        let ready = client
-            .get(format!("http://127.0.0.1:{admin}/readyz"))
-            .send()
-            .await;
-        if matches!(&ready, Ok(r) if r.status().is_success()) {
-            return bridge;
-        }
-        if let Ok(Some(status)) = bridge.child.try_wait() {
-            panic!("vodbridge exited ({status}); log:\n{}", log(&bridge));
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "vodbridge not ready; log:\n{}",
-            log(&bridge)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// `(provider, payload path)` of every fixture input (not the `*.expected.json` outputs).
-fn fixtures() -> Vec<(&'static str, PathBuf)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    let mut out = Vec::new();
-    for provider in ["tencent", "volcengine"] {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(provider))
-            .expect("fixture dir")
-            .map(|e| e.expect("entry").path())
-            .filter(|p| {
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                name.ends_with(".json") && !name.ends_with(".expected.json")
-            })
-            .collect();
-        files.sort();
-        out.extend(files.into_iter().map(|p| (provider, p)));
-    }
-    out
+    Bridge::start(dir, &config, admin).await
 }
 
 /// One record read back: key, headers and value.
@@ -222,7 +136,7 @@ async fn every_acknowledged_callback_event_reaches_its_kafka_topic() {
             503,
             "{}: a healthy sink must not refuse; log:\n{}",
             path.display(),
-            log(&bridge)
+            bridge.log()
         );
         if !status.is_success() {
             continue;
@@ -246,7 +160,7 @@ async fn every_acknowledged_callback_event_reaches_its_kafka_topic() {
     assert!(
         acknowledged_callbacks > 0,
         "no callback was acknowledged; log:\n{}",
-        log(&bridge)
+        bridge.log()
     );
     assert!(!promised.is_empty(), "fixtures promised no events");
 
@@ -277,7 +191,7 @@ async fn every_acknowledged_callback_event_reaches_its_kafka_topic() {
             let candidates = seen.get(id).unwrap_or_else(|| {
                 panic!(
                     "event {id} ({topic}) acknowledged but not on its topic; log:\n{}",
-                    log(&bridge)
+                    bridge.log()
                 )
             });
             let r = candidates

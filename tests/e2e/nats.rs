@@ -4,40 +4,13 @@
 //! consumer on `vod.>`, with the subject its canonical type and the body the CloudEvent.
 
 use std::collections::HashMap;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer};
 use futures::StreamExt as _;
 use vodbridge_test_support::nats::NatsServer;
-
-/// The `vodbridge` binary, built first when missing (see `vodbridge_tests::vodbridge_binary`).
-fn binary() -> PathBuf {
-    vodbridge_tests::vodbridge_binary()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("free port")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-/// The bridge process; killed on drop.
-struct Bridge {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use vodbridge_tests::{fixtures, free_port, Bridge};
 
 async fn start_bridge(dir: &Path, nats_url: &str, listen: u16, admin: u16) -> Bridge {
     let config = format!(
@@ -72,62 +45,7 @@ sink = "nats"
 destination = "deadletter.vod"
 "#
     );
-    let path = dir.join("vodbridge.toml");
-    std::fs::write(&path, config).expect("write config");
-    let log = dir.join("vodbridge.log");
-    let out = std::fs::File::create(&log).expect("log file");
-    let child = Command::new(binary())
-        .arg("run")
-        .arg("--config")
-        .arg(&path)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("clone"))
-        .stderr(out)
-        .spawn()
-        .expect("start vodbridge");
-    let mut bridge = Bridge { child, log };
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    loop {
-        let ready = client
-            .get(format!("http://127.0.0.1:{admin}/readyz"))
-            .send()
-            .await;
-        if matches!(&ready, Ok(r) if r.status().is_success()) {
-            return bridge;
-        }
-        if let Ok(Some(status)) = bridge.child.try_wait() {
-            panic!(
-                "vodbridge exited ({status}); log:\n{}",
-                std::fs::read_to_string(&bridge.log).unwrap_or_default()
-            );
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "vodbridge not ready; log:\n{}",
-            std::fs::read_to_string(&bridge.log).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// `(provider, payload path)` of every fixture input (not the `*.expected.json` outputs).
-fn fixtures() -> Vec<(&'static str, PathBuf)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    let mut out = Vec::new();
-    for provider in ["tencent", "volcengine"] {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(provider))
-            .expect("fixture dir")
-            .map(|e| e.expect("entry").path())
-            .filter(|p| {
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                name.ends_with(".json") && !name.ends_with(".expected.json")
-            })
-            .collect();
-        files.sort();
-        out.extend(files.into_iter().map(|p| (provider, p)));
-    }
-    out
+    Bridge::start(dir, &config, admin).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,7 +99,7 @@ async fn every_acknowledged_callback_event_reaches_jetstream() {
     assert!(
         acknowledged_callbacks > 0,
         "no callback was acknowledged; log:\n{}",
-        log(&bridge)
+        bridge.log()
     );
     assert!(!promised.is_empty(), "fixtures promised no events");
 
@@ -239,7 +157,7 @@ async fn every_acknowledged_callback_event_reaches_jetstream() {
     assert!(
         missing.is_empty(),
         "acknowledged but not in JetStream: {missing:?}; log:\n{}",
-        log(&bridge)
+        bridge.log()
     );
     for (id, ty) in &promised {
         assert_eq!(seen.get(id), Some(ty), "event {id} has the promised type");
@@ -248,8 +166,4 @@ async fn every_acknowledged_callback_event_reaches_jetstream() {
         "{acknowledged_callbacks} callbacks acknowledged, {} events promised and consumed",
         promised.len()
     );
-}
-
-fn log(bridge: &Bridge) -> String {
-    std::fs::read_to_string(&bridge.log).unwrap_or_default()
 }

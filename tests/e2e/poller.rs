@@ -4,8 +4,6 @@
 //! `/readyz`, and exits 0 on SIGTERM.
 
 use std::collections::HashSet;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,47 +11,7 @@ use vodbridge_test_support::fake_vod::{
     poison_event, procedure_event, upload_event, FakeVod, FakeVodConfig,
 };
 
-/// The `vodbridge` binary beside this test's executable, built first when needed (a
-/// dependency's binary is not built for a dependent package's tests).
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let bin = profile_dir.join(format!("vodbridge{}", std::env::consts::EXE_SUFFIX));
-    if let (Ok(cargo), Some(target)) = (std::env::var("CARGO"), profile_dir.parent()) {
-        let mut build = Command::new(cargo);
-        build
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "vodbridge",
-                "--bin",
-                "vodbridge",
-                "--target-dir",
-            ])
-            .arg(target);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        assert!(
-            build.status().expect("cargo build").success(),
-            "cargo build -p vodbridge failed"
-        );
-    }
-    assert!(bin.is_file(), "{} missing", bin.display());
-    bin
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("free port")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
+use vodbridge_tests::{free_port, vodbridge_binary as binary};
 
 struct Bridge {
     child: Child,
