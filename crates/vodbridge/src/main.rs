@@ -7,6 +7,12 @@ use clap::{Parser, Subcommand};
 use vodbridge::config::{Config, ProviderName};
 use vodbridge::{normalize, run};
 
+// mimalloc instead of the glibc allocator: the request path makes many short-lived allocations
+// from several runtime threads at once, where glibc's `malloc`/`free` cost about 12 % of the CPU
+// under load (see docs/performance.md, "HTTP ingest").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Event bridge for video-on-demand callbacks: Tencent Cloud VOD and Volcengine VOD in,
 /// canonical CloudEvents out (file, Kafka, NATS).
 #[derive(Debug, Parser)]
