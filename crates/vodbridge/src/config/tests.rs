@@ -41,12 +41,16 @@ fn example_documents_a_valid_configuration() {
     let text = include_str!("../../../../config/example.toml");
     std::env::set_var("TENCENT_VOD_SIGN_KEY", "mysignkey");
     let dir = tempfile::tempdir().expect("tempdir");
-    let token = dir.path().join("token");
-    std::fs::write(&token, "s3cret\n").expect("write");
-    let text = text.replace(
-        "/run/secrets/tencent_callback_token",
-        token.to_str().expect("utf8"),
-    );
+    // Every secret file the example names is created in a temporary directory.
+    let secrets = dir.path().to_str().expect("utf8");
+    let text = text.replace("/run/secrets", secrets);
+    for (name, value) in [
+        ("tencent_callback_token", "s3cret\n"),
+        ("tencent_secret_id", "AKIDEXAMPLE\n"),
+        ("tencent_secret_key", "SECRETEXAMPLE\n"),
+    ] {
+        std::fs::write(dir.path().join(name), value).expect("write");
+    }
     let c = Config::parse(&text).expect("example parses");
     assert_eq!(c.sinks.len(), 3);
     let sources = resolve_sources(&c.sources).expect("secrets");
