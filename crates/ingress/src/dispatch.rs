@@ -1,11 +1,13 @@
 //! The hand-off shared by the HTTP receiver and the poller: publish to every sink concurrently and
 //! succeed only when every one of them acknowledged.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+};
 use tracing::warn;
 use vodbridge_core::{CanonicalEvent, DeadLetter, Sink, SinkError, SinkHealth};
 
@@ -98,6 +100,9 @@ pub struct Dispatcher {
     dead_letter: Option<DeadLetterRoute>,
     ack_timeout: Duration,
     metrics: Metrics,
+    /// Latency histogram and published counter of each sink (same index as `sinks`), resolved
+    /// on first use so each delivery skips the label look-ups.
+    handles: Arc<[OnceLock<(Histogram, IntCounter)>]>,
 }
 
 impl Dispatcher {
@@ -108,7 +113,9 @@ impl Dispatcher {
         ack_timeout: Duration,
         registry: &Registry,
     ) -> prometheus::Result<Self> {
+        let handles = sinks.iter().map(|_| OnceLock::new()).collect();
         Ok(Self {
+            handles,
             sinks: sinks.into(),
             dead_letter,
             ack_timeout,
@@ -136,7 +143,8 @@ impl Dispatcher {
         let sends = self
             .sinks
             .iter()
-            .map(|sink| self.publish_one(sink.as_ref(), None, events));
+            .enumerate()
+            .map(|(i, sink)| self.publish_one(sink.as_ref(), Some(i), None, events));
         self.await_all(join_all(sends)).await
     }
 
@@ -147,7 +155,7 @@ impl Dispatcher {
             .as_ref()
             .ok_or(DeliveryError::NoDeadLetterRoute)?;
         let event = [letter.to_event()];
-        let send = self.publish_one(route.sink.as_ref(), Some(&route.destination), &event);
+        let send = self.publish_one(route.sink.as_ref(), None, Some(&route.destination), &event);
         self.await_all(async { vec![send.await] }).await
     }
 
@@ -176,6 +184,7 @@ impl Dispatcher {
     async fn publish_one(
         &self,
         sink: &dyn Sink,
+        index: Option<usize>,
         destination: Option<&str>,
         events: &[CanonicalEvent],
     ) -> Result<(), SinkError> {
@@ -196,16 +205,32 @@ impl Dispatcher {
                     format!("no acknowledgement within {:?}", self.ack_timeout),
                 ))
             });
-        self.metrics
-            .latency
-            .with_label_values(&[name])
-            .observe(started.elapsed().as_secs_f64());
-        match &result {
-            Ok(()) => self
+        let cached = index.and_then(|i| self.handles.get(i)).map(|cell| {
+            cell.get_or_init(|| {
+                (
+                    self.metrics.latency.with_label_values(&[name]),
+                    self.metrics.published.with_label_values(&[name]),
+                )
+            })
+        });
+        let elapsed = started.elapsed().as_secs_f64();
+        match cached {
+            Some((latency, _)) => latency.observe(elapsed),
+            None => self
                 .metrics
-                .published
+                .latency
                 .with_label_values(&[name])
-                .inc_by(events.len() as u64),
+                .observe(elapsed),
+        }
+        match &result {
+            Ok(()) => match cached {
+                Some((_, published)) => published.inc_by(events.len() as u64),
+                None => self
+                    .metrics
+                    .published
+                    .with_label_values(&[name])
+                    .inc_by(events.len() as u64),
+            },
             Err(e) => {
                 self.metrics
                     .failed

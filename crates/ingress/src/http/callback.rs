@@ -4,12 +4,11 @@ use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use bytes::Bytes;
 use chrono::{SecondsFormat, Utc};
-use http::{HeaderMap, StatusCode, Uri};
+use http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use tracing::{debug, error, warn};
 use vodbridge_core::DeadLetter;
 use vodbridge_normalizer::{dead_letter_id, normalize, SourceContext};
@@ -27,10 +26,14 @@ pub use vodbridge_normalizer::UNMAPPED_TYPE;
 pub(crate) async fn handle(
     State(state): State<HttpState>,
     Path(source): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<Response, CallbackError> {
+    // The request is taken whole rather than through the `Uri` and `HeaderMap` extractors,
+    // which clone both for every request; reading the body needs neither.
+    let (mut parts, body) = request.into_parts();
+    let headers = std::mem::take(&mut parts.headers);
+    let uri = std::mem::take(&mut parts.uri);
+    let body = Bytes::from_request(Request::from_parts(parts, body), &()).await;
     let inner = &state.inner;
     let source = inner
         .sources
@@ -66,9 +69,13 @@ async fn accept(
         StatusCode::PAYLOAD_TOO_LARGE => CallbackError::TooLarge(inner.max_body_bytes),
         _ => CallbackError::UnreadableBody,
     })?;
-    let query: HashMap<String, String> = Query::try_from_uri(uri)
-        .map(|Query(q)| q)
-        .unwrap_or_default();
+    // Most callbacks carry no query string: skip the parse (and its map) for them.
+    let query: HashMap<String, String> = match uri.query() {
+        Some(_) => Query::try_from_uri(uri)
+            .map(|Query(q)| q)
+            .unwrap_or_default(),
+        None => HashMap::new(),
+    };
     if let Err(auth) = verify(&source.auth, headers, &query, &body, unix_now()) {
         // Unauthenticated input is not ours to keep: counted and logged, not dead-lettered.
         warn!(source = %source.name, reason = auth.reason(), "callback rejected: not authenticated");
@@ -137,11 +144,22 @@ async fn accept(
         .await
         .map_err(CallbackError::Delivery)?;
     debug!(source = %source.name, events = events.len(), "callback delivered");
-    Ok((
+    Ok(ok_response(events.len()))
+}
+
+/// `{"events":N,"status":"ok"}` — byte for byte what `Json(json!({..}))` gives (keys sorted),
+/// written directly instead of through a `serde_json::Map`.
+fn ok_response(events: usize) -> Response {
+    let body = format!(r#"{{"events":{events},"status":"ok"}}"#);
+    (
         StatusCode::OK,
-        Json(serde_json::json!({ "status": "ok", "events": events.len() })),
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
     )
-        .into_response())
+        .into_response()
 }
 
 fn unix_now() -> i64 {
@@ -149,4 +167,32 @@ fn unix_now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn ok_response_matches_the_json_value_encoding() {
+        for n in [0usize, 1, 16, 12345] {
+            let response = ok_response(n);
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(
+                response.headers().get(header::CONTENT_TYPE),
+                Some(&HeaderValue::from_static("application/json"))
+            );
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            let expected = serde_json::to_vec(&serde_json::json!({ "status": "ok", "events": n }))
+                .expect("json");
+            assert_eq!(body.as_ref(), expected.as_slice());
+        }
+    }
 }

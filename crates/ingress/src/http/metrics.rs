@@ -2,7 +2,11 @@
 //! providers, canonical types from the normalizer's taxonomy, route templates, status codes and
 //! error reasons.
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+use std::sync::{Arc, OnceLock};
+
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
 
 /// Metric handles of the HTTP receiver.
 #[derive(Clone)]
@@ -15,6 +19,9 @@ pub(crate) struct HttpMetrics {
     pub(crate) requests: IntCounterVec,
     pub(crate) duration: HistogramVec,
     pub(crate) in_flight: IntGauge,
+    /// `requests{route=callback,status=200}` and `duration{route=callback}`, resolved on first
+    /// use (not at start-up, so `/metrics` lists no series before a request was seen).
+    callback_ok: Arc<OnceLock<(IntCounter, Histogram)>>,
 }
 
 impl HttpMetrics {
@@ -97,6 +104,18 @@ impl HttpMetrics {
             requests,
             duration,
             in_flight,
+            callback_ok: Arc::default(),
+        })
+    }
+
+    /// Handles for a callback answered 200: the request counter and the duration histogram.
+    pub(crate) fn callback_ok(&self) -> &(IntCounter, Histogram) {
+        self.callback_ok.get_or_init(|| {
+            (
+                self.requests
+                    .with_label_values(&[super::CALLBACK_ROUTE, "200"]),
+                self.duration.with_label_values(&[super::CALLBACK_ROUTE]),
+            )
         })
     }
 }
