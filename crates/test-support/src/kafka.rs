@@ -12,15 +12,12 @@
 //! The readiness probe speaks the Kafka wire protocol directly (a `Metadata` v4 request over
 //! TCP) so this crate does not need librdkafka.
 
-use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// How long a broker may take to answer its first metadata request.
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::process::{find_binary, Supervised};
 
 /// The command that installs the broker, named in the failure message when it is missing.
 pub const INSTALL_HINT: &str =
@@ -28,30 +25,7 @@ pub const INSTALL_HINT: &str =
 
 /// A running `tansu` broker on `127.0.0.1:<port>`.
 pub struct KafkaBroker {
-    port: u16,
-    binary: PathBuf,
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-    starts: u32,
-}
-
-/// Find `tansu` on PATH, then in `~/.cargo/bin` (where `cargo install` puts it).
-fn find_tansu() -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".cargo/bin"));
-    }
-    dirs.into_iter()
-        .map(|d| d.join("tansu"))
-        .find(|p| p.is_file())
-}
-
-fn free_port() -> u16 {
-    // Bind port 0 to let the kernel pick a free port, then release it for tansu.
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port");
-    listener.local_addr().expect("local addr").port()
+    process: Supervised,
 }
 
 impl KafkaBroker {
@@ -60,14 +34,14 @@ impl KafkaBroker {
     /// Panics with the install command when `tansu` is not installed, and with the broker's log
     /// when it does not become ready.
     pub async fn start() -> Self {
-        let binary = find_tansu().unwrap_or_else(|| panic!("{INSTALL_HINT}"));
-        let dir = tempfile::tempdir().expect("temp dir for broker logs");
+        // `cargo install` puts it in ~/.cargo/bin, which is not on every PATH.
+        let cargo_bin: Vec<PathBuf> = std::env::var_os("HOME")
+            .map(|home| PathBuf::from(home).join(".cargo/bin"))
+            .into_iter()
+            .collect();
+        let binary = find_binary("tansu", &cargo_bin).unwrap_or_else(|| panic!("{INSTALL_HINT}"));
         let mut broker = Self {
-            port: free_port(),
-            binary,
-            child: None,
-            dir,
-            starts: 0,
+            process: Supervised::new("tansu", binary, INSTALL_HINT),
         };
         broker.start_again().await;
         broker
@@ -75,52 +49,48 @@ impl KafkaBroker {
 
     /// `host:port` for `bootstrap.servers`.
     pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("127.0.0.1:{}", self.port())
     }
 
     /// The broker's port.
     pub fn port(&self) -> u16 {
-        self.port
+        self.process.port()
     }
 
     /// True while the broker process is running.
     pub fn is_running(&self) -> bool {
-        self.child.is_some()
+        self.process.is_running()
     }
 
     /// Start the (stopped) broker again on the same port, with empty storage, and wait until it
     /// answers metadata. Does nothing when it is running.
     pub async fn start_again(&mut self) {
-        if self.child.is_some() {
+        if self.process.is_running() {
             return;
         }
-        self.starts += 1;
-        let log_path = self.log_path();
-        let log = File::create(&log_path).expect("broker log file");
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        let child = Command::new(&self.binary)
-            .arg("broker")
-            .arg("--listener-url")
-            .arg(&url)
-            .arg("--advertised-listener-url")
-            .arg(&url)
-            .arg("--storage-engine")
-            .arg("memory://tansu/")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone log handle"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot run {}: {e}; {INSTALL_HINT}", self.binary.display())
-            });
-        self.child = Some(child);
-        self.wait_ready().await;
+        let url = format!("tcp://127.0.0.1:{}", self.port());
+        self.process.spawn([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]);
+        self.process
+            .wait_ready(
+                metadata_brokers,
+                |brokers| *brokers > 0,
+                Duration::from_millis(50),
+            )
+            .await;
     }
 
     /// Kill the broker and wait for the process to exit. The port stays reserved for
     /// [`KafkaBroker::start_again`].
     pub async fn stop(&mut self) {
-        self.kill();
+        self.process.kill();
     }
 
     /// Stop, then start again on the same port (storage starts empty).
@@ -129,55 +99,9 @@ impl KafkaBroker {
         self.start_again().await;
     }
 
-    /// The current broker log (for assertion messages).
+    /// The broker's log, every start concatenated (for assertion messages).
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.log_path()).unwrap_or_default()
-    }
-
-    fn log_path(&self) -> PathBuf {
-        self.dir.path().join(format!("tansu-{}.log", self.starts))
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    async fn wait_ready(&mut self) {
-        let started = Instant::now();
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        loop {
-            let probe = tokio::task::spawn_blocking(move || metadata_brokers(addr))
-                .await
-                .expect("probe task");
-            match probe {
-                Ok(brokers) if brokers > 0 => return,
-                _ if started.elapsed() > READY_TIMEOUT => {
-                    let log = self.log();
-                    self.kill();
-                    panic!("tansu did not answer metadata on {addr} within {READY_TIMEOUT:?}; last probe: {probe:?}; log:\n{log}");
-                }
-                _ => {}
-            }
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    self.child = None;
-                    panic!(
-                        "tansu exited during start-up ({status}); log:\n{}",
-                        self.log()
-                    );
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for KafkaBroker {
-    fn drop(&mut self) {
-        self.kill();
+        self.process.log()
     }
 }
 

@@ -5,3 +5,4 @@
 pub mod fake_vod;
 pub mod kafka;
 pub mod nats;
+mod process;

@@ -8,15 +8,13 @@
 //!
 //! Never point tests at a shared server on 4222: every test starts its own.
 
-use std::fs::File;
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// How long a server may take to greet its first client.
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::process::{find_binary, Supervised};
 
 /// The command that installs the server, named in the failure message when it is missing.
 pub const INSTALL_HINT: &str =
@@ -24,31 +22,9 @@ pub const INSTALL_HINT: &str =
 
 /// A running `nats-server -js` on `127.0.0.1:<port>`.
 pub struct NatsServer {
-    port: u16,
-    binary: PathBuf,
+    /// The process; its directory also holds the JetStream store (`store/`).
+    process: Supervised,
     extra_args: Vec<String>,
-    child: Option<Child>,
-    /// Holds the JetStream store (`store/`) and one log file per start.
-    dir: tempfile::TempDir,
-    starts: u32,
-}
-
-/// Find `nats-server` on PATH, then in `/usr/sbin` (not on every user's PATH).
-fn find_nats_server() -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    dirs.push(PathBuf::from("/usr/sbin"));
-    dirs.push(PathBuf::from("/usr/local/bin"));
-    dirs.into_iter()
-        .map(|d| d.join("nats-server"))
-        .find(|p| p.is_file())
-}
-
-fn free_port() -> u16 {
-    // Bind port 0 to let the kernel pick a free port, then release it for the server.
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port");
-    listener.local_addr().expect("local addr").port()
 }
 
 impl NatsServer {
@@ -63,15 +39,12 @@ impl NatsServer {
     /// Like [`NatsServer::start`], with extra command-line arguments (for example
     /// `["--auth", "s3cret"]` to require a token, or `["--user", "u", "--pass", "p"]`).
     pub async fn start_with_args(args: &[&str]) -> Self {
-        let binary = find_nats_server().unwrap_or_else(|| panic!("{INSTALL_HINT}"));
-        let dir = tempfile::tempdir().expect("temp dir for the nats store and logs");
+        // Debian installs it in /usr/sbin, which is not on every user's PATH.
+        let extra = [PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/bin")];
+        let binary = find_binary("nats-server", &extra).unwrap_or_else(|| panic!("{INSTALL_HINT}"));
         let mut server = Self {
-            port: free_port(),
-            binary,
+            process: Supervised::new("nats", binary, INSTALL_HINT),
             extra_args: args.iter().map(|a| (*a).to_owned()).collect(),
-            child: None,
-            dir,
-            starts: 0,
         };
         server.start_again().await;
         server
@@ -79,56 +52,52 @@ impl NatsServer {
 
     /// `nats://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        format!("nats://127.0.0.1:{}", self.port())
     }
 
     /// The server's port.
     pub fn port(&self) -> u16 {
-        self.port
+        self.process.port()
     }
 
     /// The JetStream store directory (kept across restarts).
     pub fn store_dir(&self) -> PathBuf {
-        self.dir.path().join("store")
+        self.process.dir().join("store")
     }
 
     /// True while the server process is running.
     pub fn is_running(&self) -> bool {
-        self.child.is_some()
+        self.process.is_running()
     }
 
     /// Start the (stopped) server again on the same port and store, and wait until it greets
     /// clients. Does nothing when it is running.
     pub async fn start_again(&mut self) {
-        if self.child.is_some() {
+        if self.process.is_running() {
             return;
         }
-        self.starts += 1;
-        let log_path = self.log_path();
-        let log = File::create(&log_path).expect("nats log file");
-        let child = Command::new(&self.binary)
-            .args(["-js", "-a", "127.0.0.1", "-p"])
-            .arg(self.port.to_string())
-            .arg("-sd")
-            .arg(self.store_dir())
-            .arg("-n")
-            .arg(format!("vodbridge-test-{}", self.port))
-            .args(&self.extra_args)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone log handle"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot run {}: {e}; {INSTALL_HINT}", self.binary.display())
-            });
-        self.child = Some(child);
-        self.wait_ready().await;
+        let port = self.port().to_string();
+        let mut args: Vec<OsString> = ["-js", "-a", "127.0.0.1", "-p", &port, "-sd"]
+            .map(OsString::from)
+            .into();
+        args.push(self.store_dir().into());
+        args.push("-n".into());
+        args.push(format!("vodbridge-test-{port}").into());
+        args.extend(self.extra_args.iter().map(OsString::from));
+        self.process.spawn(args);
+        self.process
+            .wait_ready(
+                greeting,
+                |info| info.contains("\"jetstream\":true"),
+                Duration::from_millis(25),
+            )
+            .await;
     }
 
     /// Kill the server (SIGKILL: an abrupt crash, nothing flushed on the way out) and wait for
     /// the process to exit. The port and store stay reserved for [`NatsServer::start_again`].
     pub async fn stop(&mut self) {
-        self.kill();
+        self.process.kill();
     }
 
     /// Stop, then start again on the same port with the same store.
@@ -139,59 +108,7 @@ impl NatsServer {
 
     /// Every log written so far, all starts concatenated (for assertion messages).
     pub fn log(&self) -> String {
-        (1..=self.starts)
-            .map(|n| {
-                std::fs::read_to_string(self.dir.path().join(format!("nats-{n}.log")))
-                    .unwrap_or_default()
-            })
-            .collect::<Vec<_>>()
-            .join("\n--- restart ---\n")
-    }
-
-    fn log_path(&self) -> PathBuf {
-        self.dir.path().join(format!("nats-{}.log", self.starts))
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    async fn wait_ready(&mut self) {
-        let started = Instant::now();
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        loop {
-            let probe = tokio::task::spawn_blocking(move || greeting(addr))
-                .await
-                .expect("probe task");
-            match &probe {
-                Ok(info) if info.contains("\"jetstream\":true") => return,
-                _ if started.elapsed() > READY_TIMEOUT => {
-                    let log = self.log();
-                    self.kill();
-                    panic!("nats-server did not greet on {addr} within {READY_TIMEOUT:?}; last probe: {probe:?}; log:\n{log}");
-                }
-                _ => {}
-            }
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    self.child = None;
-                    panic!(
-                        "nats-server exited during start-up ({status}); log:\n{}",
-                        self.log()
-                    );
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        self.kill();
+        self.process.log()
     }
 }
 
