@@ -71,7 +71,7 @@ curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' --data-binary 
 run_bridge() {
   local out rps p99 errors
   out=$(BENCH_BODY="$BODY" BENCH_PATH=/v1/callbacks/tencent wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
-        -s scripts/bench/kafka.lua "http://127.0.0.1:$BRIDGE_PORT")
+        -s scripts/bench/fresh_id.lua "http://127.0.0.1:$BRIDGE_PORT")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   errors=$(awk '/Non-2xx/ {print $5}' <<<"$out"); errors=${errors:-0}

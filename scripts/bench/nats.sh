@@ -78,7 +78,7 @@ curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' --data-binary 
 run() { # name url path
   local out
   out=$(BENCH_BODY="$BODY" BENCH_PATH="$3" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
-        -s scripts/bench/nats.lua "$2")
+        -s scripts/bench/fresh_id.lua "$2")
   local rps p99 errors
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")

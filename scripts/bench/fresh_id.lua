@@ -1,5 +1,6 @@
--- wrk script for scripts/bench/kafka.sh: POST a fixture body, each request with a fresh media id so
--- every request is a new event (a fresh key and id for the bridge, as bare_producer does).
+-- wrk script for scripts/bench/nats.sh and kafka.sh: POST a fixture body, each request with a fresh
+-- media id so every request is a new event (a fresh key and id, and no JetStream deduplication
+-- shortcut for either server).
 local path = os.getenv("BENCH_PATH") or "/"
 local file = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
 local template = file:read("*a")
