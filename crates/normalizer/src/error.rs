@@ -8,6 +8,11 @@ pub enum NormalizeError {
     /// The bytes are not one well-formed JSON document (or not UTF-8).
     #[error("body is not valid JSON")]
     NotJson(#[source] serde_json::Error),
+    /// The event nests arrays and objects more than 100 levels deep (or the body past
+    /// serde_json's limit of 128), so it is refused rather than forwarded to consumers whose
+    /// parsers would fail on the canonical event that embeds it.
+    #[error("event nests JSON deeper than 100 levels")]
+    TooDeep,
     /// The JSON document is not an object (an array, a string, a number …).
     #[error("body is not a JSON object")]
     NotObject,
@@ -40,6 +45,7 @@ impl NormalizeError {
     pub fn reason(&self) -> &'static str {
         match self {
             NormalizeError::NotJson(_) => "not_json",
+            NormalizeError::TooDeep => "too_deep",
             NormalizeError::NotObject => "not_object",
             NormalizeError::MissingEventType => "missing_event_type",
             NormalizeError::FieldType { .. } => "wrong_field_type",
@@ -51,12 +57,27 @@ impl NormalizeError {
     /// Every value [`NormalizeError::reason`] can return (to pre-create metric label sets).
     pub const REASONS: &'static [&'static str] = &[
         "not_json",
+        "too_deep",
         "not_object",
         "missing_event_type",
         "wrong_field_type",
         "unsupported_provider",
         "api_error",
     ];
+
+    /// Classify a parse failure: serde_json reports nesting past its recursion limit as a plain
+    /// syntax error, but the document may be well-formed JSON, so it gets its own reason.
+    pub(crate) fn json(err: serde_json::Error) -> Self {
+        // serde_json exposes no error code; its message for this case has been stable since 1.0.
+        let text = err.to_string();
+        if (err.is_syntax() && text.starts_with("recursion limit exceeded"))
+            || (err.is_data() && text.starts_with(crate::ids::TOO_DEEP_MESSAGE))
+        {
+            NormalizeError::TooDeep
+        } else {
+            NormalizeError::NotJson(err)
+        }
+    }
 
     pub(crate) fn field(field: &'static str, expected: &'static str) -> Self {
         NormalizeError::FieldType { field, expected }

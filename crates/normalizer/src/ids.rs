@@ -12,7 +12,7 @@
 
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::Deserializer;
 use sha2::{Digest, Sha256};
 use vodbridge_core::Provider;
@@ -33,7 +33,7 @@ pub(crate) fn event_id(
     Canon {
         out: &mut buf,
         scratch: &mut scratch,
-        top: true,
+        depth: 1,
         exclude,
     }
     .deserialize(&mut de)?;
@@ -105,7 +105,8 @@ struct Scratch {
 struct Canon<'o, 'x> {
     out: &'o mut Vec<u8>,
     scratch: &'o mut Scratch,
-    top: bool,
+    /// Nesting level of this value: 1 for the event object itself.
+    depth: u32,
     exclude: &'x [&'x str],
 }
 
@@ -113,6 +114,22 @@ impl<'de> DeserializeSeed<'de> for Canon<'_, '_> {
     type Value = bool;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
         d.deserialize_any(self)
+    }
+}
+
+/// Deepest nesting of arrays and objects accepted in a vendor event (the event object is level
+/// 1). The canonical event embeds the vendor event two levels down (`data.original`), and
+/// consumers' parsers stop at 128 levels (serde_json's default, a common choice): 100 leaves room.
+pub(crate) const MAX_EVENT_DEPTH: u32 = 100;
+
+/// The message of the error [`check_depth`] raises; [`crate::NormalizeError::json`] recognizes it.
+pub(crate) const TOO_DEEP_MESSAGE: &str = "event nests deeper than the accepted depth";
+
+fn check_depth<E: de::Error>(depth: u32) -> Result<(), E> {
+    if depth > MAX_EVENT_DEPTH {
+        Err(E::custom(TOO_DEEP_MESSAGE))
+    } else {
+        Ok(())
     }
 }
 
@@ -183,13 +200,14 @@ impl<'de> Visitor<'de> for Canon<'_, '_> {
         Ok(false)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        check_depth::<A::Error>(self.depth)?;
         self.out.push(TAG_ARR);
         // Nulls inside arrays are positional, so they are kept.
         while seq
             .next_element_seed(Canon {
                 out: &mut *self.out,
                 scratch: &mut *self.scratch,
-                top: false,
+                depth: self.depth + 1,
                 exclude: &[],
             })?
             .is_some()
@@ -198,7 +216,9 @@ impl<'de> Visitor<'de> for Canon<'_, '_> {
         Ok(false)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        let exclude = if self.top { self.exclude } else { &[] };
+        check_depth::<A::Error>(self.depth)?;
+        let depth = self.depth;
+        let exclude = if depth == 1 { self.exclude } else { &[] };
         let out = self.out;
         let scratch = self.scratch;
         out.push(TAG_OBJ);
@@ -216,14 +236,22 @@ impl<'de> Visitor<'de> for Canon<'_, '_> {
             };
             let key_end = out.len();
             if excluded {
-                map.next_value::<IgnoredAny>()?;
+                // Decoded like any other value (and then dropped), not skipped: skipping does not
+                // check string escapes, and a lone surrogate here would make the event that
+                // embeds this object verbatim unreadable to every JSON parser downstream.
+                map.next_value_seed(Canon {
+                    out: &mut *out,
+                    scratch: &mut *scratch,
+                    depth: depth + 1,
+                    exclude: &[],
+                })?;
                 out.truncate(start);
                 continue;
             }
             let value = Canon {
                 out: &mut *out,
                 scratch: &mut *scratch,
-                top: false,
+                depth: depth + 1,
                 exclude: &[],
             };
             if map.next_value_seed(value)? {

@@ -70,13 +70,12 @@ pub fn normalize(
         Provider::Tencent => match std::str::from_utf8(body) {
             Ok(text) => tencent::normalize(text, ctx),
             Err(_) => {
-                let raw: &RawValue =
-                    serde_json::from_slice(body).map_err(NormalizeError::NotJson)?;
+                let raw: &RawValue = serde_json::from_slice(body).map_err(NormalizeError::json)?;
                 tencent::normalize(raw.get(), ctx)
             }
         },
         Provider::Volcengine => {
-            let raw: &RawValue = serde_json::from_slice(body).map_err(NormalizeError::NotJson)?;
+            let raw: &RawValue = serde_json::from_slice(body).map_err(NormalizeError::json)?;
             volcengine::normalize(raw, ctx)
         }
         Provider::Vodbridge => Err(NormalizeError::UnsupportedProvider),
@@ -97,7 +96,13 @@ pub fn pull_events_elements(body: &[u8]) -> Result<Vec<&RawValue>, NormalizeErro
         #[serde(rename = "Response", borrow)]
         response: Option<&'a RawValue>,
     }
-    let outer: Outer<'_> = serde_json::from_slice(body).map_err(NormalizeError::NotJson)?;
+    // serde's derived structs also read a JSON array positionally: refuse anything but an object,
+    // as `normalize` does for the same body.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        let _: &RawValue = serde_json::from_slice(body).map_err(NormalizeError::json)?;
+        return Err(NormalizeError::NotObject);
+    }
+    let outer: Outer<'_> = serde_json::from_slice(body).map_err(NormalizeError::json)?;
     let response = outer
         .response
         .ok_or(NormalizeError::field("Response", "an object"))?;

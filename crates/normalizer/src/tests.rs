@@ -69,10 +69,13 @@ fn pull_events_elements_splits_responses_and_reports_api_errors() {
     assert!(matches!(&err, NormalizeError::ApiError { code, .. } if code == "InternalError"));
     let err = pull_events_elements(br#"{"Response":[1]}"#).expect_err("not an object");
     assert!(matches!(err, NormalizeError::NotObject));
+    // An array is not read positionally as if it were `{"Response":…}`.
+    for body in [&b"[]"[..], b" [{\"EventSet\":[]}]", b"[{}]"] {
+        let err = pull_events_elements(body).expect_err("not an object");
+        assert_eq!(err.reason(), "not_object");
+    }
     assert_eq!(
-        pull_events_elements(b"[]")
-            .expect_err("no response")
-            .reason(),
+        pull_events_elements(b"[").expect_err("broken").reason(),
         "not_json"
     );
 }
@@ -185,4 +188,135 @@ fn response_members_of_a_body_follow_the_first_non_null_rule() {
     );
     let not_object = tencent(r#"{"Response":[1]}"#).expect_err("not an object");
     assert!(matches!(not_object, NormalizeError::NotObject));
+}
+
+/// `depth` nested arrays around a string, e.g. `[["x"]]` for 2.
+fn nested(depth: usize) -> String {
+    format!("{}\"x\"{}", "[".repeat(depth), "]".repeat(depth))
+}
+
+#[test]
+fn nesting_past_the_recursion_limit_is_too_deep_wherever_it_is() {
+    let bodies = |depth: usize| {
+        let deep = nested(depth);
+        [
+            (
+                Provider::Tencent,
+                format!(
+                    r#"{{"EventType":"NewFileUpload","FileUploadEvent":{{"FileId":"1","X":{deep}}}}}"#
+                ),
+            ),
+            (
+                Provider::Tencent,
+                format!(r#"{{"EventType":"SomethingNew","Extra":{deep}}}"#),
+            ),
+            (
+                Provider::Volcengine,
+                format!(r#"{{"EventType":"FileUploadComplete","Data":{{"Vid":"v1","X":{deep}}}}}"#),
+            ),
+            (
+                Provider::Volcengine,
+                format!(
+                    r#"{{"EventType":"FileUploadComplete","Extra":{deep},"Data":{{"Vid":"v1"}}}}"#
+                ),
+            ),
+        ]
+    };
+    // Real payloads nest a handful of levels: 90 more is still accepted and forwarded.
+    for (provider, body) in bodies(90) {
+        let events = normalize(provider, body.as_bytes(), &ctx())
+            .unwrap_or_else(|e| panic!("{provider:?} {e}: {body:.80}"));
+        assert_eq!(events.len(), 1);
+    }
+    for (provider, body) in bodies(5000) {
+        let err = normalize(provider, body.as_bytes(), &ctx()).expect_err("too deep");
+        assert!(
+            matches!(err, NormalizeError::TooDeep),
+            "{provider:?}: {err}"
+        );
+        assert_eq!(err.reason(), "too_deep");
+    }
+    let pulled = normalize_pulled(
+        &format!(
+            r#"{{"EventHandle":"h","EventType":"NewFileUpload","X":{}}}"#,
+            nested(5000)
+        ),
+        &ctx(),
+    );
+    assert_eq!(pulled.result.expect_err("too deep").reason(), "too_deep");
+}
+
+#[test]
+fn an_event_may_nest_100_levels_so_the_canonical_event_stays_readable() {
+    for provider in [Provider::Tencent, Provider::Volcengine] {
+        // The event object is level 1, so `nested(k)` in a member makes the event 1 + k deep.
+        let body = |k: usize| {
+            format!(
+                r#"{{"EventType":"NewFileUpload","Data":{{"Vid":"v"}},"A":{}}}"#,
+                nested(k)
+            )
+        };
+        let events = normalize(provider, body(99).as_bytes(), &ctx()).expect("100 levels");
+        // Everything downstream reads it: the structured event parses with serde_json's limit.
+        let json = events[0].to_structured_json();
+        serde_json::from_slice::<serde_json::Value>(&json).expect("readable event");
+        let err = normalize(provider, body(100).as_bytes(), &ctx()).expect_err("101 levels");
+        assert_eq!(err.reason(), "too_deep", "{provider:?}: {err}");
+        // Past serde_json's own limit the reason is the same.
+        let err = normalize(provider, body(127).as_bytes(), &ctx()).expect_err("too deep");
+        assert_eq!(err.reason(), "too_deep", "{provider:?}: {err}");
+    }
+}
+
+#[test]
+fn invalid_utf8_is_not_json_and_never_panics() {
+    for provider in [Provider::Tencent, Provider::Volcengine] {
+        let mut body = br#"{"EventType":"NewFileUpload","X":"#.to_vec();
+        body.extend_from_slice(b"\"\xff\xfe\"}");
+        let err = normalize(provider, &body, &ctx()).expect_err("invalid utf-8");
+        assert_eq!(err.reason(), "not_json", "{provider:?}");
+    }
+}
+
+/// Regression seeds found by fuzzing (fuzz/seeds/): each once broke a documented invariant.
+#[test]
+fn fuzz_findings_stay_fixed() {
+    // An empty Volcengine `Status` reports nothing: no failure with an empty error code.
+    let body = br#"{"EventType":"WorkflowComplete","Data":{"Status":"","Vid":"v1"}}"#;
+    let events = normalize(Provider::Volcengine, body, &ctx()).expect("normalizes");
+    let data: serde_json::Value = serde_json::from_str(events[0].data.get()).expect("data");
+    assert!(data.get("error").is_none(), "{data}");
+    let body = br#"{"EventType":"WorkflowComplete","Data":{"Status":"","Code":"E1","Vid":"v1"}}"#;
+    let events = normalize(Provider::Volcengine, body, &ctx()).expect("normalizes");
+    let data: serde_json::Value = serde_json::from_str(events[0].data.get()).expect("data");
+    assert_eq!(data["error"]["code"], "E1");
+
+    // An epoch time past year 9999 is unusable: the receive time stands in, and `time` stays
+    // RFC 3339.
+    let body =
+        br#"{"EventType":"FileUploadComplete","EventTime":340000000000000,"Data":{"Vid":"v1"}}"#;
+    let events = normalize(Provider::Volcengine, body, &ctx()).expect("normalizes");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&events[0].time).is_ok(),
+        "{}",
+        events[0].time
+    );
+    assert_eq!(events[0].time, "2024-06-01T12:00:00Z");
+
+    // A lone surrogate in a member the id skips is refused like one anywhere else.
+    for (provider, body) in [
+        (Provider::Volcengine, &br#"{"RequestId":"\ud800","EventType":"FileUploadComplete","Data":{"Vid":"v1"}}"#[..]),
+        (Provider::Tencent, br#"{"EventHandle":"\udc00x","EventType":"NewFileUpload","FileUploadEvent":{"FileId":"1"}}"#),
+    ] {
+        let err = normalize(provider, body, &ctx()).expect_err("lone surrogate");
+        assert_eq!(err.reason(), "not_json", "{provider:?}");
+    }
+    let pulled = normalize_pulled(
+        r#"{"EventHandle":"\ud800","EventType":"NewFileUpload"}"#,
+        &ctx(),
+    );
+    assert_eq!(
+        pulled.result.expect_err("lone surrogate").reason(),
+        "not_json"
+    );
 }

@@ -6,7 +6,7 @@
 //! `YYYY-MM-DD[T ]hh:mm:ss[.frac]` without offset (taken as UTC); Unix seconds or milliseconds
 //! (as a number or numeric string). Anything else is "no usable time".
 
-use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike as _, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 
 use crate::lenient::Scalar;
 
@@ -16,12 +16,14 @@ pub(crate) fn format_rfc3339(t: &DateTime<Utc>) -> String {
 }
 
 /// The vendor time as a UTC instant, or `None` when it is absent or unusable.
+/// Instants outside the years 0000–9999 are unusable too: RFC 3339 cannot write them.
 pub(crate) fn parse_vendor_time(v: &Scalar<'_>) -> Option<DateTime<Utc>> {
-    match v {
+    let t = match v {
         Scalar::Str(s) => parse_text(s.trim()),
         Scalar::UInt(_) | Scalar::Int(_) | Scalar::Float(_) => v.number().and_then(from_epoch),
         Scalar::Bool(_) | Scalar::Composite => None,
-    }
+    }?;
+    (0..=9999).contains(&t.year()).then_some(t)
 }
 
 fn parse_text(s: &str) -> Option<DateTime<Utc>> {

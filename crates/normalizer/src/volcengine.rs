@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use vodbridge_core::{CanonicalEvent, Outcome, Provider};
 
-use crate::lenient::{self, id, nonempty, number, obj, text, Obj, Scalar};
+use crate::lenient::{self, id, nonempty, number, obj, Obj, Scalar};
 use crate::record::{self, Extract, Header};
 use crate::time::parse_vendor_time;
 use crate::{ids, types, NormalizeError, SourceContext, UNMAPPED_TYPE};
@@ -162,7 +162,7 @@ pub(crate) fn normalize(
     let mut x = extract(data, mapping.map(|m| m.task_kind))?;
     let outcome = outcome(&env, data, &mut x);
     let id = ids::event_id(Provider::Volcengine, raw.get(), ID_EXCLUDED)
-        .map_err(NormalizeError::NotJson)?;
+        .map_err(NormalizeError::json)?;
     let header = Header {
         provider: Provider::Volcengine,
         providertype: &vendor_type,
@@ -255,14 +255,15 @@ fn outcome<'a>(env: &Envelope<'a>, d: &Data<'a>, x: &mut Extract<'a>) -> Outcome
             fail(x, code.text(), nonempty(&env.error_message))
         };
     }
-    if d.status.is_some() {
+    // An empty `Status` reports nothing, like an absent one: fall through to `Code`.
+    if nonempty(&d.status).is_some() {
         if is(&d.status, &["Success", "Succeeded"]) {
             return Outcome::Succeeded;
         }
         if is(&d.status, &["PendingStart", "Running", "Processing"]) {
             return Outcome::Processing;
         }
-        let code = nonempty(&d.code).or_else(|| text(&d.status));
+        let code = nonempty(&d.code).or_else(|| nonempty(&d.status));
         return fail(x, code, nonempty(&d.message));
     }
     match &d.code {

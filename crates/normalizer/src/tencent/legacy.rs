@@ -84,7 +84,7 @@ pub(super) fn event(
     } else {
         Outcome::Succeeded
     };
-    let id = ids::event_id(Provider::Tencent, raw.get(), &[]).map_err(NormalizeError::NotJson)?;
+    let id = ids::event_id(Provider::Tencent, raw.get(), &[]).map_err(NormalizeError::json)?;
     let header = Header {
         provider: Provider::Tencent,
         providertype: &vendor_type,

@@ -38,7 +38,7 @@ pub(crate) fn normalize(
             .map(|element| event(element, &event_members(element.get())?, ctx))
             .collect();
     }
-    let raw: &RawValue = serde_json::from_str(text).map_err(NormalizeError::NotJson)?;
+    let raw: &RawValue = serde_json::from_str(text).map_err(NormalizeError::json)?;
     if top.get("EventType").is_none() && top.get("eventType").is_some() {
         return legacy::event(raw, &top, ctx).map(|e| vec![e]);
     }
@@ -56,8 +56,8 @@ struct ApiError<'a> {
 
 /// The raw `EventSet` elements of a `PullEvents` `Response` object.
 pub(crate) fn pull_response(response: &RawValue) -> Result<Vec<&RawValue>, NormalizeError> {
-    let view = serde_json::from_str::<MaybeResponse<'_>>(response.get())
-        .map_err(NormalizeError::NotJson)?;
+    let view =
+        serde_json::from_str::<MaybeResponse<'_>>(response.get()).map_err(NormalizeError::json)?;
     response_elements(view.0)
 }
 
@@ -220,7 +220,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for MaybeResponse<'a> {
 /// One pulled `EventSet` element.
 pub(crate) fn pulled(raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
     let parsed = serde_json::from_str::<&RawValue>(raw_event)
-        .map_err(NormalizeError::NotJson)
+        .map_err(NormalizeError::json)
         .and_then(|raw| Ok((raw, event_members(raw.get())?)));
     match parsed {
         Err(e) => PulledEvent {
@@ -291,8 +291,8 @@ fn event(
         x.error_code = code;
         x.error_message = message;
     }
-    let id = ids::event_id(Provider::Tencent, raw.get(), ID_EXCLUDED)
-        .map_err(NormalizeError::NotJson)?;
+    let id =
+        ids::event_id(Provider::Tencent, raw.get(), ID_EXCLUDED).map_err(NormalizeError::json)?;
     let header = Header {
         provider: Provider::Tencent,
         providertype: &vendor_type,

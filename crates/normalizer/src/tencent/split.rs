@@ -56,8 +56,8 @@ impl<'a> Members<'a> {
                 response,
                 marker: PhantomData,
             })
-            .map_err(NormalizeError::NotJson)?;
-        de.end().map_err(NormalizeError::NotJson)?;
+            .map_err(NormalizeError::json)?;
+        de.end().map_err(NormalizeError::json)?;
         Ok(members)
     }
 
