@@ -89,7 +89,10 @@ pub(crate) fn classify_code(code: C) -> (SinkErrorKind, &'static str) {
 pub(crate) fn classify(error: &KafkaError) -> (SinkErrorKind, &'static str) {
     match error.rdkafka_error_code() {
         Some(code) => classify_code(code),
+        // rdkafka reports no code for admin errors although they carry one (a topic creation
+        // that timed out against a broker that is down is `AdminOp(OperationTimedOut)`).
         None => match error {
+            KafkaError::AdminOp(code) => classify_code(*code),
             // The delivery channel was dropped: the producer went away mid-flight.
             KafkaError::Canceled => (SinkErrorKind::Retriable, "unreachable"),
             _ => (SinkErrorKind::Retriable, "other"),
@@ -143,6 +146,10 @@ mod tests {
         );
         let err = KafkaError::MessageProduction(C::MessageSizeTooLarge);
         assert_eq!(classify(&err), (SinkErrorKind::Permanent, "too_large"));
+        assert_eq!(
+            classify(&KafkaError::AdminOp(C::OperationTimedOut)),
+            (SinkErrorKind::Retriable, "timeout")
+        );
         assert_eq!(
             classify(&KafkaError::Canceled),
             (SinkErrorKind::Retriable, "unreachable")

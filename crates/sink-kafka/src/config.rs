@@ -27,7 +27,9 @@ pub struct KafkaSinkConfig {
     pub librdkafka: BTreeMap<String, String>,
     /// Create missing topics through the admin API (lazily, on first use of each topic; eagerly
     /// at start-up for a fixed template). Default `false`: a fixed topic that does not exist makes
-    /// [`connect`](crate::connect) fail.
+    /// [`connect`](crate::connect) fail when the broker is reachable at start-up; when it is not,
+    /// the check runs once the broker answers, and a missing topic then makes the sink unhealthy
+    /// and its publishes fail as retriable `unknown_topic` until the topic is created.
     #[serde(default)]
     pub create_topics: bool,
     /// Partitions of topics this sink creates. Default 3.
@@ -53,8 +55,9 @@ pub struct KafkaSinkConfig {
     /// Default `lz4` (cheap on CPU, good on JSON).
     #[serde(default = "default_compression")]
     pub compression: String,
-    /// Timeout of the broker metadata request used by health checks and topic checks.
-    /// Default `3s`.
+    /// Timeout of the broker metadata request used by health checks and topic checks (and of
+    /// topic creation). Also bounds the start-up topic check, so [`connect`](crate::connect)
+    /// returns within about this long when the broker is down. Default `3s`.
     #[serde(default = "default_metadata_timeout", with = "humantime_serde")]
     pub metadata_timeout: Duration,
 }

@@ -18,7 +18,8 @@ pub enum KafkaSinkError {
     /// The metrics could not be registered.
     #[error("cannot register kafka metrics")]
     Metrics(#[source] prometheus::Error),
-    /// Broker metadata could not be read within the timeout.
+    /// The broker rejected the start-up metadata request for a reason a retry cannot fix (for
+    /// example authentication). An unreachable broker is not an error: the check is deferred.
     #[error("cannot read broker metadata from `{brokers}`")]
     Metadata {
         /// The bootstrap servers.
@@ -27,10 +28,11 @@ pub enum KafkaSinkError {
         #[source]
         source: KafkaError,
     },
-    /// A fixed topic does not exist and `create_topics` is off.
+    /// The broker, reachable at start-up, has no such fixed topic and `create_topics` is off.
     #[error("topic `{0}` does not exist and create_topics is off")]
     MissingTopic(String),
-    /// Creating a topic through the admin API failed.
+    /// The broker, reachable at start-up, refused to create the fixed topic (or the request
+    /// failed for a reason a retry cannot fix).
     #[error("cannot create topic `{topic}`: {reason}")]
     CreateTopic {
         /// The topic.

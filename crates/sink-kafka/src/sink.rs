@@ -17,6 +17,7 @@ use vodbridge_core::{
 
 use crate::classify::{classify, sink_error};
 use crate::error::{KafkaSinkError, Result};
+use crate::fixed_topic::FixedTopic;
 use crate::message::encode;
 use crate::metrics::Metrics;
 use crate::producer::ProducerSlot;
@@ -42,6 +43,8 @@ struct Inner {
     mode: BindingMode,
     /// Present when `create_topics` is on or the template is fixed (start-up check).
     topics: Option<Topics>,
+    /// The fixed topic's check, when the template is fixed (it needs `topics`).
+    fixed_topic: Option<FixedTopic>,
     create_topics: bool,
     message_timeout: Duration,
     metadata_timeout: Duration,
@@ -105,6 +108,11 @@ fn validate(config: &KafkaSinkConfig) -> Result<()> {
 
 /// Build a Kafka sink named `name`, register its metrics on `registry`, and, for a fixed topic
 /// template, make sure that topic exists (creating it when `create_topics` is on).
+///
+/// Returns within about `metadata_timeout` whether or not the broker is reachable: the producer
+/// connects lazily, and a fixed-topic check the broker does not answer is deferred (WARN) to the
+/// first publish or health check after it comes up. Fails for invalid configuration, and when
+/// the broker answers that a fixed topic is missing (`create_topics` off) or refuses to create it.
 pub async fn connect(
     name: String,
     config: KafkaSinkConfig,
@@ -136,6 +144,20 @@ pub async fn connect(
         metrics.producer_replaced.clone(),
     )
     .map_err(KafkaSinkError::Client)?;
+    let fixed_topic = match (&topics, template.is_fixed()) {
+        (Some(topics), true) => Some(
+            FixedTopic::at_start(
+                &name,
+                topics,
+                &config.topic,
+                config.create_topics,
+                config.metadata_timeout,
+                &config.brokers,
+            )
+            .await?,
+        ),
+        _ => None,
+    };
     let sink = KafkaSink {
         inner: Arc::new(Inner {
             filter: TypeFilter::new(&config.types),
@@ -147,12 +169,10 @@ pub async fn connect(
             producer,
             template,
             topics,
+            fixed_topic,
             metrics,
         }),
     };
-    if sink.inner.template.is_fixed() {
-        sink.check_fixed_topic(&config).await?;
-    }
     info!(sink = %sink.inner.name, brokers = %config.brokers, topic = %config.topic, mode = ?config.mode, idempotence = config.idempotence, "kafka sink ready");
     Ok(sink)
 }
@@ -163,51 +183,15 @@ impl KafkaSink {
         self.inner.producer.get().in_flight_count()
     }
 
-    async fn check_fixed_topic(&self, config: &KafkaSinkConfig) -> Result<()> {
-        let topic = config.topic.clone();
-        if config.create_topics {
-            let Some(topics) = &self.inner.topics else {
-                return Ok(());
-            };
-            return topics
-                .ensure(&topic)
+    /// `Ok` when there is no fixed topic or its check has passed (running it when due).
+    async fn fixed_topic_ready(&self) -> Result<(), (crate::fixed_topic::CheckError, &str)> {
+        let inner = &*self.inner;
+        match (&inner.fixed_topic, &inner.topics) {
+            (Some(fixed), Some(topics)) => fixed
+                .ensure(&inner.name, topics)
                 .await
-                .map_err(|e| KafkaSinkError::CreateTopic {
-                    topic: topic.clone(),
-                    reason: match e {
-                        TopicError::Request(e) => e.to_string(),
-                        TopicError::Refused(code) => code.to_string(),
-                    },
-                });
-        }
-        // fetch_metadata blocks its thread: keep it off the runtime workers.
-        let inner = Arc::clone(&self.inner);
-        let wanted = topic.clone();
-        let metadata = tokio::task::spawn_blocking(move || {
-            let admin = inner.topics.as_ref().map(|t| t.admin().inner());
-            match admin {
-                Some(admin) => admin.fetch_metadata(Some(&wanted), inner.metadata_timeout),
-                None => inner
-                    .producer
-                    .get()
-                    .client()
-                    .fetch_metadata(Some(&wanted), inner.metadata_timeout),
-            }
-        })
-        .await
-        .map_err(|e| KafkaSinkError::Config(format!("metadata task failed: {e}")))?
-        .map_err(|source| KafkaSinkError::Metadata {
-            brokers: config.brokers.clone(),
-            source,
-        })?;
-        let exists = metadata
-            .topics()
-            .iter()
-            .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty());
-        if exists {
-            Ok(())
-        } else {
-            Err(KafkaSinkError::MissingTopic(topic))
+                .map_err(|e| (e, fixed.topic())),
+            _ => Ok(()),
         }
     }
 
@@ -356,11 +340,25 @@ impl Sink for KafkaSink {
 
     async fn publish(&self, events: &[CanonicalEvent]) -> Result<(), SinkError> {
         let inner = &*self.inner;
-        let items = events
+        let items: Vec<_> = events
             .iter()
             .filter(|e| inner.filter.accepts(&e.ty))
             .map(|e| (e, Cow::Owned(inner.template.render(e))))
             .collect();
+        if items.is_empty() {
+            return Ok(());
+        }
+        // A fixed topic not checked at start-up (broker unreachable then) is checked before the
+        // first delivery, as start-up would have; until it passes nothing is produced.
+        if let Err((error, topic)) = self.fixed_topic_ready().await {
+            let error = error.sink_error(&inner.name, topic);
+            inner
+                .metrics
+                .failed
+                .with_label_values(&[error.reason])
+                .inc_by(items.len() as u64);
+            return Err(error);
+        }
         self.produce(items).await
     }
 
@@ -397,7 +395,10 @@ impl Sink for KafkaSink {
         })
         .await;
         match result {
-            Ok(Ok(brokers)) if brokers > 0 => SinkHealth::Healthy,
+            Ok(Ok(brokers)) if brokers > 0 => match self.fixed_topic_ready().await {
+                Ok(()) => SinkHealth::Healthy,
+                Err((error, topic)) => SinkHealth::Unhealthy(error.describe(topic)),
+            },
             Ok(Ok(_)) => SinkHealth::Unhealthy("broker metadata lists no brokers".to_owned()),
             Ok(Err(error)) => SinkHealth::Unhealthy(format!("broker metadata: {error}")),
             Err(error) => SinkHealth::Unhealthy(format!("metadata task failed: {error}")),

@@ -1,11 +1,12 @@
-//! Topic existence: lazy creation through the admin API (cached), or a start-up check.
+//! Topic existence: lazy creation through the admin API (cached), or an existence check
+//! through metadata (the fixed-topic check of [`crate::fixed_topic`]).
 //!
 //! Topics come from the template over a closed set of canonical types, so there are few of them
 //! and each is created at most once per process: the first batch for a new topic pays one admin
 //! round-trip, later batches only a set lookup.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -16,7 +17,8 @@ use tracing::info;
 
 /// Creates missing topics and remembers which exist.
 pub(crate) struct Topics {
-    admin: AdminClient<DefaultClientContext>,
+    /// Shared so a blocking metadata request can run off the runtime threads.
+    admin: Arc<AdminClient<DefaultClientContext>>,
     known: Mutex<HashSet<String>>,
     partitions: i32,
     replication_factor: i32,
@@ -41,7 +43,7 @@ impl Topics {
         timeout: Duration,
     ) -> Result<Self, KafkaError> {
         Ok(Self {
-            admin: client_config.create()?,
+            admin: Arc::new(client_config.create()?),
             known: Mutex::new(HashSet::new()),
             partitions,
             replication_factor,
@@ -49,9 +51,22 @@ impl Topics {
         })
     }
 
-    /// The admin client (also used for metadata checks that must not auto-create topics).
-    pub(crate) fn admin(&self) -> &AdminClient<DefaultClientContext> {
-        &self.admin
+    /// True when the broker's metadata lists `topic` with partitions. The admin client is built
+    /// with `allow.auto.create.topics=false`, so asking does not create the topic.
+    pub(crate) async fn exists(&self, topic: &str) -> Result<bool, KafkaError> {
+        let admin = Arc::clone(&self.admin);
+        let wanted = topic.to_owned();
+        let timeout = self.timeout;
+        // fetch_metadata blocks its thread for up to the timeout: keep it off the runtime workers.
+        let metadata = tokio::task::spawn_blocking(move || {
+            admin.inner().fetch_metadata(Some(&wanted), timeout)
+        })
+        .await
+        .map_err(|_| KafkaError::Canceled)??;
+        Ok(metadata
+            .topics()
+            .iter()
+            .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty()))
     }
 
     fn is_known(&self, topic: &str) -> bool {

@@ -15,8 +15,8 @@ pub struct NatsSinkConfig {
     /// Subject template: `{type}`, `{provider}`, `{source}`, `{outcome}`. Default `{type}`.
     #[serde(default = "default_subject")]
     pub subject: String,
-    /// `true`: JetStream publish, acknowledged on PubAck. `false`: core NATS, acknowledged after a
-    /// flush. Default `true`.
+    /// `true`: JetStream publish, acknowledged on PubAck. `false`: core NATS, acknowledged once a
+    /// request sent after the batch has come back through the server. Default `true`.
     #[serde(default = "default_true")]
     pub jetstream: bool,
     /// CloudEvents NATS binding mode. Default `structured`.
@@ -52,23 +52,27 @@ pub struct NatsSinkConfig {
     /// PEM private key of `client_cert`.
     #[serde(default)]
     pub client_key: Option<PathBuf>,
-    /// Time allowed to establish a connection (`5s`). Default 5 s.
+    /// Time allowed to establish a connection (`5s`): bounds the start-up attempt, after which
+    /// an unreachable server no longer holds start-up up (the sink starts not ready and keeps
+    /// connecting), and each connection attempt after that. Default 5 s.
     #[serde(default = "default_connect_timeout", with = "humantime_serde")]
     pub connect_timeout: Duration,
     /// Time allowed for one batch to be handed to the connection and acknowledged (PubAck, or
-    /// the flush on core NATS); past it the batch fails as retriable (`timeout`). Default 5 s.
+    /// the round trip through the server on core NATS); past it the batch fails as retriable (`timeout`). Default 5 s.
     #[serde(default = "default_ack_timeout", with = "humantime_serde")]
     pub ack_timeout: Duration,
     /// Most events awaiting a PubAck at once across all batches of this sink; further batches
     /// wait for room (backpressure). Default 4096.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
-    /// Create or update this JetStream stream at start-up when set.
+    /// Create or update this JetStream stream when set: at start-up when the server is
+    /// reachable, otherwise as soon as the connection is up (publishes fail as retriable
+    /// `no_stream` and the sink reports not ready until it is done).
     #[serde(default)]
     pub stream: Option<StreamConfig>,
 }
 
-/// A JetStream stream vodbridge creates or updates at start-up.
+/// A JetStream stream vodbridge creates or updates, once per process, before its first publish.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StreamConfig {

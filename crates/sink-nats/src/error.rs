@@ -19,7 +19,9 @@ pub enum NatsSinkError {
         #[source]
         source: std::io::Error,
     },
-    /// The first connection to the server failed.
+    /// The server refused the connection for a reason a retry cannot fix (credentials,
+    /// authorization, TLS set-up) or the URL is malformed. An unreachable server is not an
+    /// error: the sink starts disconnected and keeps connecting.
     #[error("cannot connect to nats at `{url}`")]
     Connect {
         /// The configured URL(s).
@@ -28,7 +30,9 @@ pub enum NatsSinkError {
         #[source]
         source: async_nats::ConnectError,
     },
-    /// Creating or updating the configured stream failed.
+    /// The server, reachable at start-up, refused to create or update the configured stream
+    /// (for example its subjects overlap another stream). Outages are not an error: the set-up
+    /// is retried once the server is there.
     #[error("cannot create or update stream `{stream}`")]
     Stream {
         /// The stream name.

@@ -1,13 +1,68 @@
-//! Connection options from the configuration: authentication, TLS, timeouts and connection
-//! event logging.
+//! Connection options from the configuration (authentication, TLS, timeouts, connection event
+//! logging) and the first connection.
+//!
+//! The first connection is tried once, bounded by `connect_timeout`. When the server answers,
+//! that client is used. When it refuses what only configuration can fix (credentials,
+//! authorization, TLS set-up, a malformed URL) start-up fails loudly. When it cannot be reached
+//! at all (refused, timed out, DNS), the sink starts anyway with a client that keeps connecting
+//! in the background (`retry_on_initial_connect`): the bridge comes up, answers 503 until the
+//! server is there, and delivers from then on without a restart.
 
-use async_nats::ConnectOptions;
+use async_nats::{Client, ConnectErrorKind, ConnectOptions};
 use tracing::{error, info, warn};
 
 use crate::config::NatsSinkConfig;
 use crate::error::NatsSinkError;
 
-pub(crate) async fn connect_options(
+/// A client for `config`: connected when the server answered within `connect_timeout`,
+/// otherwise still connecting in the background. Errors only for what a retry cannot fix.
+pub(crate) async fn connect_client(
+    name: &str,
+    config: &NatsSinkConfig,
+) -> Result<Client, NatsSinkError> {
+    let urls: Vec<String> = config.url.split(',').map(|u| u.trim().to_owned()).collect();
+    let fail = |source| NatsSinkError::Connect {
+        url: config.url.clone(),
+        source,
+    };
+    let options = connect_options(name, config).await?;
+    // The client's own timeout applies per server and address; this bounds the whole attempt.
+    match tokio::time::timeout(config.connect_timeout, options.connect(urls.clone())).await {
+        Ok(Ok(client)) => {
+            info!(sink = %name, url = %config.url, jetstream = config.jetstream, "connected to nats");
+            return Ok(client);
+        }
+        Ok(Err(e)) if is_configuration_error(&e.kind()) => return Err(fail(e)),
+        Ok(Err(e)) => {
+            warn!(sink = %name, url = %config.url, error = %e, "nats unreachable at start-up; connecting in the background, not ready until connected");
+        }
+        Err(_) => {
+            warn!(sink = %name, url = %config.url, timeout = ?config.connect_timeout, "nats did not answer at start-up; connecting in the background, not ready until connected");
+        }
+    }
+    // Returns at once: the connection is made by the client's own task, which retries forever.
+    connect_options(name, config)
+        .await?
+        .retry_on_initial_connect()
+        .connect(urls)
+        .await
+        .map_err(fail)
+}
+
+/// Connection failures a retry cannot fix: the server (or the URL) says the configuration is
+/// wrong. Everything else (refused, timed out, DNS) means "not there yet".
+fn is_configuration_error(kind: &ConnectErrorKind) -> bool {
+    matches!(
+        kind,
+        ConnectErrorKind::ServerParse
+            | ConnectErrorKind::Authentication
+            | ConnectErrorKind::AuthorizationViolation
+            | ConnectErrorKind::Tls
+    )
+}
+
+/// Options for one connection attempt (built twice when the first attempt finds no server).
+async fn connect_options(
     name: &str,
     config: &NatsSinkConfig,
 ) -> Result<ConnectOptions, NatsSinkError> {

@@ -5,8 +5,10 @@
 //!   batch costs one round trip rather than one per event. The batch is `Ok` only when every
 //!   event has its PubAck; a PubAck flagged `duplicate` is success too (the stream already holds
 //!   that id, which is exactly what a redelivery needs).
-//! - Core NATS: the batch is `Ok` after a flush (PING/PONG) returned, i.e. the server has read
-//!   every message. Core NATS keeps nothing for absent subscribers; use JetStream for durability.
+//! - Core NATS: the batch is `Ok` after a request sent behind it has come back through the
+//!   server ([`CorePing`]), i.e. the server has read every message. (The client's `flush` only
+//!   empties its socket buffer, which proves nothing.) Core NATS keeps nothing for absent
+//!   subscribers; use JetStream for durability.
 //! - Every failure is a [`SinkError`], never a silent drop. Retriable: `timeout`, `disconnected`,
 //!   `overloaded`, `rejected` (a JetStream API error such as a full stream) and `no_stream`.
 //!   "No responders" is retriable on purpose: it also happens for a few moments after a server
@@ -27,7 +29,7 @@ use bytes::Bytes;
 use futures::future::join_all;
 use prometheus::Registry;
 use tokio::sync::Semaphore;
-use tracing::{debug, info};
+use tracing::debug;
 use vodbridge_core::{
     BindingMode, CanonicalEvent, DestinationTemplate, Sink, SinkError, SinkErrorKind, SinkHealth,
     TypeFilter,
@@ -36,10 +38,11 @@ use vodbridge_core::{
 use crate::binding::{encode, valid_publish_subject};
 use crate::classify::classify;
 use crate::config::NatsSinkConfig;
+use crate::core_ping::CorePing;
 use crate::error::NatsSinkError;
 use crate::metrics::Metrics;
-use crate::options::connect_options;
-use crate::stream::ensure_stream;
+use crate::options::connect_client;
+use crate::stream::{SetupState, StreamSetup};
 
 /// One message ready to send.
 struct Outgoing {
@@ -53,10 +56,13 @@ pub struct NatsSink {
     name: String,
     client: Client,
     jetstream: Option<jetstream::Context>,
+    /// Core NATS only: the round trip that acknowledges a batch.
+    core_ping: Option<CorePing>,
     subject: DestinationTemplate,
     filter: TypeFilter,
     mode: BindingMode,
-    stream: Option<String>,
+    /// `[sinks.stream]`: its set-up state; publishes wait for it.
+    stream: Option<StreamSetup>,
     ack_timeout: Duration,
     /// Bounds events awaiting acknowledgement; `flush` takes every permit to wait for quiet.
     in_flight: Arc<Semaphore>,
@@ -70,7 +76,7 @@ impl std::fmt::Debug for NatsSink {
             .field("name", &self.name)
             .field("jetstream", &self.jetstream.is_some())
             .field("mode", &self.mode)
-            .field("stream", &self.stream)
+            .field("stream", &self.stream.as_ref().map(StreamSetup::name))
             .finish_non_exhaustive()
     }
 }
@@ -85,10 +91,16 @@ pub async fn connect(
 }
 
 impl NatsSink {
-    /// Validate `config`, connect to the server (failing fast when it is unreachable, so a
-    /// misconfigured bridge does not start), create or update `[sinks.stream]` when set, and
-    /// register the `vodbridge_nats_*` metrics on `registry`. After start-up the client
-    /// reconnects by itself forever; publishes made while it is away fail as retriable.
+    /// Validate `config`, register the `vodbridge_nats_*` metrics on `registry`, connect, and
+    /// create or update `[sinks.stream]` when set.
+    ///
+    /// Returns within about `connect_timeout` whether or not the server is there. Fails only for
+    /// what a retry cannot fix: an invalid configuration, credentials or TLS set-up the server
+    /// refuses, or (server reachable) a stream configuration the server refuses. When the server
+    /// cannot be reached, the sink starts disconnected and the client keeps connecting in the
+    /// background; a stream set-up that could not run then runs once the connection is up
+    /// (the crate documentation spells out the whole contract). Either way the client
+    /// reconnects by itself forever after a loss.
     pub async fn connect(
         name: String,
         config: NatsSinkConfig,
@@ -112,16 +124,7 @@ impl NatsSink {
             ));
         }
         let metrics = Metrics::register(&name, registry).map_err(NatsSinkError::Metrics)?;
-        let options = connect_options(&name, &config).await?;
-        let urls: Vec<String> = config.url.split(',').map(|u| u.trim().to_owned()).collect();
-        let client = options
-            .connect(urls)
-            .await
-            .map_err(|source| NatsSinkError::Connect {
-                url: config.url.clone(),
-                source,
-            })?;
-        info!(sink = %name, url = %config.url, jetstream = config.jetstream, "connected to nats");
+        let client = connect_client(&name, &config).await?;
 
         let max_in_flight = config.max_in_flight as u32;
         let jetstream = config.jetstream.then(|| {
@@ -134,18 +137,19 @@ impl NatsSink {
                 .max_ack_inflight(config.max_in_flight.saturating_mul(2))
                 .build(client.clone())
         });
-        let stream = match (&jetstream, &config.stream) {
-            (Some(js), Some(stream)) => {
-                ensure_stream(js, stream).await?;
-                info!(sink = %name, stream = %stream.name, "stream ready");
-                Some(stream.name.clone())
-            }
+        let stream = match (&jetstream, config.stream) {
+            (Some(js), Some(stream)) => Some(StreamSetup::start(&name, &client, js, stream).await?),
             _ => None,
+        };
+        let core_ping = match &jetstream {
+            Some(_) => None,
+            None => Some(CorePing::start(&name, &client).await?),
         };
         Ok(NatsSink {
             name,
             client,
             jetstream,
+            core_ping,
             subject,
             filter: TypeFilter::new(&config.types),
             mode: config.mode,
@@ -184,6 +188,25 @@ impl NatsSink {
                 "invalid_subject",
                 format!("`{}` is not a valid subject to publish to", bad.subject),
             ));
+        }
+        // While the client is away, commands would only queue inside it until the timeout (and
+        // be sent late on reconnection): fail at once instead, so the vendor retries promptly.
+        let state = self.client.connection_state();
+        if state != async_nats::connection::State::Connected {
+            self.metrics.failed("disconnected", batch.len() as u64);
+            return Err(self.error(
+                SinkErrorKind::Retriable,
+                "disconnected",
+                format!("nats connection {state}"),
+            ));
+        }
+        // Publishing before the configured stream exists could store nothing, or store into
+        // whatever other stream binds the subject; wait for the set-up (bounded) instead.
+        if let Some(stream) = &self.stream {
+            if let Err(why) = stream.ready(self.ack_timeout).await {
+                self.metrics.failed("no_stream", batch.len() as u64);
+                return Err(self.error(SinkErrorKind::Retriable, "no_stream", why));
+            }
         }
         let mut rest = batch;
         while !rest.is_empty() {
@@ -310,13 +333,11 @@ impl NatsSink {
                 return Err(self.error(kind, reason, format!("publish failed: {e}")));
             }
         }
-        if let Err(e) = self.client.flush().await {
-            self.metrics.failed("disconnected", n as u64);
-            return Err(self.error(
-                SinkErrorKind::Retriable,
-                "disconnected",
-                format!("flush failed: {e}"),
-            ));
+        if let Some(ping) = &self.core_ping {
+            if let Err(why) = ping.round_trip(&self.client).await {
+                self.metrics.failed("disconnected", n as u64);
+                return Err(self.error(SinkErrorKind::Retriable, "disconnected", why));
+            }
         }
         let latency = started.elapsed().as_secs_f64();
         for _ in 0..n {
@@ -389,7 +410,22 @@ impl Sink for NatsSink {
         if state != async_nats::connection::State::Connected {
             return SinkHealth::Unhealthy(format!("nats connection {state}"));
         }
-        if let (Some(js), Some(stream)) = (&self.jetstream, &self.stream) {
+        if let (Some(js), Some(setup)) = (&self.jetstream, &self.stream) {
+            let stream = setup.name();
+            match setup.state() {
+                SetupState::Ready => {}
+                SetupState::Refused(why) => {
+                    return SinkHealth::Unhealthy(format!(
+                        "stream `{stream}` refused by the server: {why}"
+                    ))
+                }
+                SetupState::Pending(why) => {
+                    return SinkHealth::Unhealthy(match why {
+                        Some(why) => format!("stream `{stream}` not set up yet: {why}"),
+                        None => format!("stream `{stream}` not set up yet"),
+                    })
+                }
+            }
             match tokio::time::timeout(self.ack_timeout, js.get_stream(stream)).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => return SinkHealth::Unhealthy(format!("stream `{stream}`: {e}")),

@@ -6,12 +6,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{client, event, header, jetstream_config, metric, read_stream, sink};
+use common::{client, event, header, jetstream_config, metric, read_stream, sink, subscribed};
 use futures::StreamExt as _;
 use vodbridge_core::{BindingMode, CanonicalEvent, Sink, SinkHealth};
 use vodbridge_sink_nats::binding::{MSG_ID_HEADER, STRUCTURED_CONTENT_TYPE};
 use vodbridge_sink_nats::NatsSinkConfig;
 use vodbridge_test_support::nats::NatsServer;
+use vodbridge_test_support::proxy::TcpProxy;
 
 fn sample() -> Vec<CanonicalEvent> {
     vec![
@@ -38,8 +39,7 @@ async fn take(sub: &mut async_nats::Subscriber, n: usize) -> Vec<async_nats::Mes
 async fn structured_mode_reaches_consumer_and_subscriber() {
     let server = NatsServer::start().await;
     let reader = client(&server.url()).await;
-    let mut sub = reader.subscribe("vod.>").await.expect("subscribe");
-    reader.flush().await.expect("flush subscription");
+    let mut sub = subscribed(&reader, "vod").await;
     let (sink, registry) = sink("nats", jetstream_config(&server.url())).await;
 
     let events = sample();
@@ -89,8 +89,7 @@ async fn structured_mode_reaches_consumer_and_subscriber() {
 async fn binary_mode_maps_attributes_to_headers() {
     let server = NatsServer::start().await;
     let reader = client(&server.url()).await;
-    let mut sub = reader.subscribe("tencent.>").await.expect("subscribe");
-    reader.flush().await.expect("flush subscription");
+    let mut sub = subscribed(&reader, "tencent").await;
     let mut config = jetstream_config(&server.url());
     config.mode = BindingMode::Binary;
     config.subject = "{provider}.{type}".into();
@@ -229,18 +228,17 @@ async fn oversized_and_invalid_subjects_are_permanent() {
 }
 
 #[tokio::test]
-async fn core_nats_is_acknowledged_after_flush() {
+async fn core_nats_is_acknowledged_after_a_round_trip() {
     let server = NatsServer::start().await;
     let reader = client(&server.url()).await;
-    let mut sub = reader.subscribe("vod.>").await.expect("subscribe");
-    reader.flush().await.expect("flush subscription");
+    let mut sub = subscribed(&reader, "vod").await;
     let mut config = NatsSinkConfig::new(server.url());
     config.jetstream = false;
     config.mode = BindingMode::Binary;
     let (sink, registry) = sink("core", config).await;
 
     let events = sample();
-    sink.publish(&events).await.expect("flushed");
+    sink.publish(&events).await.expect("acknowledged");
     let got = take(&mut sub, 3).await;
     for (msg, ev) in got.iter().zip(&events) {
         assert_eq!(msg.subject.as_str(), ev.ty);
@@ -366,5 +364,59 @@ async fn health_follows_the_connection() {
             "not healthy again after the restart"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A client-side flush would report success here: the bytes fit in the socket buffers between
+/// the sink and the stalled proxy. Only a round trip through the server proves it read them.
+#[tokio::test]
+async fn core_nats_through_a_stalled_link_is_not_acknowledged() {
+    let server = NatsServer::start().await;
+    let proxy = TcpProxy::start(([127, 0, 0, 1], server.port()).into())
+        .await
+        .expect("proxy");
+    let reader = client(&server.url()).await;
+    let mut sub = subscribed(&reader, "vod").await;
+    let mut config = NatsSinkConfig::new(format!("nats://127.0.0.1:{}", proxy.port()));
+    config.jetstream = false;
+    config.ack_timeout = Duration::from_millis(500);
+    let (sink, registry) = sink("core", config).await;
+    sink.publish(&[event("before", "vod.media.uploaded")])
+        .await
+        .expect("acknowledged while the link moves");
+    assert_eq!(
+        header(&take(&mut sub, 1).await[0], MSG_ID_HEADER),
+        Some("before")
+    );
+
+    proxy.stall();
+    let error = sink
+        .publish(&[event("stalled", "vod.media.uploaded")])
+        .await
+        .expect_err("the server never read it, so it is not acknowledged");
+    assert!(error.is_retriable(), "{error}");
+    assert_eq!(error.reason, "timeout", "{error}");
+    assert_eq!(
+        metric(
+            &registry,
+            "vodbridge_nats_failed_total",
+            &[("sink", "core"), ("reason", "timeout")]
+        ),
+        1.0
+    );
+
+    proxy.resume();
+    sink.publish(&[event("after", "vod.media.uploaded")])
+        .await
+        .expect("acknowledged once the link moves again");
+    // The stalled message may still arrive (core NATS is at most once); nothing else may, and
+    // "after" must.
+    loop {
+        let msg = take(&mut sub, 1).await.remove(0);
+        match header(&msg, MSG_ID_HEADER) {
+            Some("after") => break,
+            Some("stalled") => {}
+            other => panic!("unexpected message {other:?}"),
+        }
     }
 }

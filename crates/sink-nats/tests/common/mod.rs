@@ -60,6 +60,29 @@ pub async fn client(url: &str) -> async_nats::Client {
     async_nats::connect(url).await.expect("connect reader")
 }
 
+/// Subscribe to `prefix.>` and return once the server is known to have the subscription.
+///
+/// `flush` only empties the client's socket buffer, so a message published right after it on
+/// another connection could reach the server first and miss the subscriber; a probe of the
+/// reader's own (`prefix.probe`) coming back proves the subscription is in place.
+pub async fn subscribed(reader: &async_nats::Client, prefix: &str) -> async_nats::Subscriber {
+    let mut sub = reader
+        .subscribe(format!("{prefix}.>"))
+        .await
+        .expect("subscribe");
+    let probe = format!("{prefix}.probe");
+    reader
+        .publish(probe.clone(), "probe".into())
+        .await
+        .expect("publish probe");
+    let back = tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("probe comes back")
+        .expect("subscription open");
+    assert_eq!(back.subject.as_str(), probe);
+    sub
+}
+
 /// Every message of `stream`, in order, read by a fresh pull consumer.
 pub async fn read_stream(client: &async_nats::Client, stream: &str) -> Vec<async_nats::Message> {
     let js = jetstream::new(client.clone());
