@@ -14,7 +14,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 use vodbridge_core::Sink;
-use vodbridge_ingress::http::{admin_router, router, AdminState, HttpSettings, HttpState};
+use vodbridge_ingress::http::{
+    admin_router, router, serve as serve_http, AdminState, ConnectionMetrics, HttpSettings,
+    HttpState,
+};
 use vodbridge_ingress::poller::Poller;
 use vodbridge_ingress::{DeadLetterRoute, Dispatcher, Readiness};
 use vodbridge_sink_file::{FileSink, FileSinkMetrics};
@@ -55,6 +58,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let settings = HttpSettings {
         max_body_bytes: config.server.max_body_bytes,
         max_in_flight: config.server.max_in_flight,
+        body_timeout: config.server.body_timeout,
     };
     let resolved = resolve_sources(&config.sources)?;
     let readiness = Readiness::new();
@@ -91,13 +95,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         readiness,
         registry: registry.clone(),
     };
-    spawn_server(&tracker, &shutdown, "callbacks", callbacks, router(state));
+    let connections = ConnectionMetrics::register(&registry)?;
+    let header_timeout = config.server.header_timeout;
+    let serve = |name, listener, app| Served {
+        name,
+        listener,
+        app,
+        header_timeout,
+        metrics: connections.clone(),
+    };
     spawn_server(
         &tracker,
         &shutdown,
-        "admin",
-        admin,
-        admin_router(admin_state),
+        serve("callbacks", callbacks, router(state)),
+    );
+    spawn_server(
+        &tracker,
+        &shutdown,
+        serve("admin", admin, admin_router(admin_state)),
     );
 
     tokio::select! {
@@ -129,20 +144,30 @@ async fn bind(addr: SocketAddr, key: &str) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("{key}: cannot listen on {addr}"))
 }
 
-/// Serve `app` until `shutdown`; axum's graceful shutdown stops accepting and lets in-flight
-/// requests finish. A server that fails takes the process down (cancels `shutdown`).
-fn spawn_server(
-    tracker: &TaskTracker,
-    shutdown: &CancellationToken,
+/// One listener and what it serves.
+struct Served {
     name: &'static str,
     listener: TcpListener,
     app: axum::Router,
-) {
+    header_timeout: Duration,
+    metrics: ConnectionMetrics,
+}
+
+/// Serve until `shutdown`: stop accepting, then let in-flight requests finish. A server that
+/// fails takes the process down (cancels `shutdown`).
+fn spawn_server(tracker: &TaskTracker, shutdown: &CancellationToken, served: Served) {
     let token = shutdown.clone();
     tracker.spawn(async move {
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(token.clone().cancelled_owned())
-            .await;
+        let name = served.name;
+        let result = serve_http(
+            name,
+            served.listener,
+            served.app,
+            served.header_timeout,
+            served.metrics,
+            token.clone(),
+        )
+        .await;
         if let Err(error) = result {
             error!(server = name, %error, "server failed");
         }

@@ -3,11 +3,10 @@
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use tracing::{debug, error, warn};
 use vodbridge_core::DeadLetter;
@@ -33,8 +32,21 @@ pub(crate) async fn handle(
     let (mut parts, body) = request.into_parts();
     let headers = std::mem::take(&mut parts.headers);
     let uri = std::mem::take(&mut parts.uri);
-    let body = Bytes::from_request(Request::from_parts(parts, body), &()).await;
     let inner = &state.inner;
+    // A sender that stalls mid-body is cut off: hyper's own timeout covers only the headers.
+    let body = match tokio::time::timeout(
+        inner.body_timeout,
+        Bytes::from_request(Request::from_parts(parts, body), &()),
+    )
+    .await
+    {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(rejection)) => Err(match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => CallbackError::TooLarge(inner.max_body_bytes),
+            _ => CallbackError::UnreadableBody,
+        }),
+        Err(_elapsed) => Err(CallbackError::BodyTimeout(inner.body_timeout)),
+    };
     let source = inner
         .sources
         .get(&source)
@@ -62,13 +74,10 @@ async fn accept(
     source: &CallbackSource,
     uri: &Uri,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<Bytes, CallbackError>,
 ) -> Result<Response, CallbackError> {
     let inner = &state.inner;
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => CallbackError::TooLarge(inner.max_body_bytes),
-        _ => CallbackError::UnreadableBody,
-    })?;
+    let body = body?;
     // Most callbacks carry no query string: skip the parse (and its map) for them.
     let query: HashMap<String, String> = match uri.query() {
         Some(_) => Query::try_from_uri(uri)
@@ -93,35 +102,33 @@ async fn accept(
         source_uri: &source.ce_source,
         received_at,
     };
+    if let Some(content_type) = unsupported_content_type(headers) {
+        // The sender is authenticated, so what it sent is kept even though it is not a callback.
+        let reason = format!("unsupported content type {content_type:?}");
+        dead_letter(
+            state,
+            source,
+            &body,
+            "unsupported_media_type",
+            reason,
+            received_at,
+        )
+        .await?;
+        return Err(CallbackError::UnsupportedMediaType(content_type));
+    }
     let events = match normalize(source.provider, &body, &ctx) {
         Ok(events) => events,
         Err(err) => {
-            let letter = DeadLetter {
-                id: dead_letter_id(&source.name, &body),
-                source_name: source.name.clone(),
-                source: source.ce_source.clone(),
-                provider: source.provider,
-                reason: err.to_string(),
-                received_at: received_at.to_rfc3339_opts(SecondsFormat::Millis, true),
-                ingress: "http",
-                body: body.to_vec(),
-            };
-            // 400 only once the raw body is safely stored: nothing the bridge was given is lost.
-            return match inner.dispatcher.dead_letter(&letter).await {
-                Ok(()) => {
-                    inner
-                        .metrics
-                        .dead_letters
-                        .with_label_values(&[source.name.as_str(), err.reason()])
-                        .inc();
-                    warn!(source = %source.name, reason = err.reason(), error = %err, id = %letter.id, "payload dead-lettered");
-                    Err(CallbackError::Malformed(err.to_string()))
-                }
-                Err(delivery) => {
-                    error!(source = %source.name, reason = err.reason(), error = %delivery, "dead letter not stored; asking the sender to retry");
-                    Err(CallbackError::DeadLetterFailed(delivery))
-                }
-            };
+            dead_letter(
+                state,
+                source,
+                &body,
+                err.reason(),
+                err.to_string(),
+                received_at,
+            )
+            .await?;
+            return Err(CallbackError::Malformed(err.to_string()));
         }
     };
     for event in &events {
@@ -145,6 +152,70 @@ async fn accept(
         .map_err(CallbackError::Delivery)?;
     debug!(source = %source.name, events = events.len(), "callback delivered");
     Ok(ok_response(events.len()))
+}
+
+/// Store `body` as a dead letter; `Ok` once it is acknowledged (the caller then answers 4xx),
+/// [`CallbackError::DeadLetterFailed`] (503, so the sender retries) when it is not.
+async fn dead_letter(
+    state: &HttpState,
+    source: &CallbackSource,
+    body: &Bytes,
+    reason: &'static str,
+    detail: String,
+    received_at: DateTime<Utc>,
+) -> Result<(), CallbackError> {
+    let inner = &state.inner;
+    let letter = DeadLetter {
+        id: dead_letter_id(&source.name, body),
+        source_name: source.name.clone(),
+        source: source.ce_source.clone(),
+        provider: source.provider,
+        reason: detail,
+        received_at: received_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        ingress: "http",
+        body: body.to_vec(),
+    };
+    // 4xx only once the raw body is safely stored: nothing the bridge was given is lost.
+    match inner.dispatcher.dead_letter(&letter).await {
+        Ok(()) => {
+            inner
+                .metrics
+                .dead_letters
+                .with_label_values(&[source.name.as_str(), reason])
+                .inc();
+            warn!(source = %source.name, reason, error = %letter.reason, id = %letter.id, "payload dead-lettered");
+            Ok(())
+        }
+        Err(delivery) => {
+            error!(source = %source.name, reason, error = %delivery, "dead letter not stored; asking the sender to retry");
+            Err(CallbackError::DeadLetterFailed(delivery))
+        }
+    }
+}
+
+/// The media type of a `Content-Type` no vendor callback uses, or `None` when it is acceptable:
+/// absent, JSON (`application/json`, `text/json`, any `+json`), `application/octet-stream`
+/// (Volcengine's default) or `text/plain`, with any parameters. Lenient on purpose: Tencent
+/// documents no content type for normal callbacks. Forms, multipart, HTML and XML are refused.
+fn unsupported_content_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?;
+    let Ok(text) = value.to_str() else {
+        return Some("(not ASCII)".to_owned());
+    };
+    let essence = text.split(';').next().unwrap_or_default().trim();
+    let accepted = essence.is_empty()
+        || [
+            "application/json",
+            "text/json",
+            "application/octet-stream",
+            "text/plain",
+        ]
+        .iter()
+        .any(|ok| essence.eq_ignore_ascii_case(ok))
+        || (essence.len() > 5
+            && essence.as_bytes()[essence.len() - 5..].eq_ignore_ascii_case(b"+json"));
+    // The value is the sender's: keep what is echoed back and logged short.
+    (!accepted).then(|| essence.chars().take(64).collect())
 }
 
 /// `{"events":N,"status":"ok"}` — byte for byte what `Json(json!({..}))` gives (keys sorted),

@@ -21,6 +21,13 @@ pub enum CallbackError {
     /// The body could not be read (client went away, bad framing).
     #[error("body could not be read")]
     UnreadableBody,
+    /// The body did not arrive within `server.body_timeout` of the request headers.
+    #[error("body not received within {0:?}")]
+    BodyTimeout(Duration),
+    /// The `Content-Type` is not one a vendor callback uses (JSON, octet-stream, plain text, or
+    /// none); the body was stored as a dead letter.
+    #[error("unsupported content type {0:?}: send application/json or application/octet-stream")]
+    UnsupportedMediaType(String),
     /// Signature or token check failed.
     #[error("not authenticated: {0}")]
     Unauthorized(#[from] AuthError),
@@ -45,6 +52,8 @@ impl CallbackError {
             CallbackError::UnknownSource => StatusCode::NOT_FOUND,
             CallbackError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             CallbackError::UnreadableBody | CallbackError::Malformed(_) => StatusCode::BAD_REQUEST,
+            CallbackError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            CallbackError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             CallbackError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             CallbackError::DeadLetterFailed(_)
             | CallbackError::Delivery(_)
@@ -58,6 +67,8 @@ impl CallbackError {
             CallbackError::UnknownSource => "unknown_source",
             CallbackError::TooLarge(_) => "too_large",
             CallbackError::UnreadableBody => "unreadable_body",
+            CallbackError::BodyTimeout(_) => "body_timeout",
+            CallbackError::UnsupportedMediaType(_) => "unsupported_media_type",
             CallbackError::Unauthorized(_) => "unauthorized",
             CallbackError::Malformed(_) => "malformed",
             CallbackError::DeadLetterFailed(_) => "dead_letter_failed",

@@ -10,12 +10,13 @@ mod admin;
 mod callback;
 mod error;
 mod metrics;
+mod serve;
 mod source;
 pub mod verify;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
@@ -27,6 +28,7 @@ use tokio::sync::Semaphore;
 pub use admin::{admin_router, AdminState};
 pub use callback::UNMAPPED_TYPE;
 pub use error::CallbackError;
+pub use serve::{serve, ConnectionMetrics};
 pub use source::{CallbackSource, SourceAuth, VolcengineAuth, DEFAULT_MAX_CLOCK_SKEW};
 
 use crate::dispatch::Dispatcher;
@@ -39,6 +41,8 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// Requests processed at once; more are answered 503 at once (load shedding, not queueing).
     pub max_in_flight: usize,
+    /// How long a body may take to arrive after the request headers; slower ones get 408.
+    pub body_timeout: Duration,
 }
 
 impl Default for HttpSettings {
@@ -46,6 +50,7 @@ impl Default for HttpSettings {
         Self {
             max_body_bytes: 1024 * 1024,
             max_in_flight: 1024,
+            body_timeout: Duration::from_secs(15),
         }
     }
 }
@@ -62,6 +67,7 @@ struct Inner {
     metrics: HttpMetrics,
     in_flight: Arc<Semaphore>,
     max_body_bytes: usize,
+    body_timeout: Duration,
 }
 
 impl HttpState {
@@ -80,6 +86,7 @@ impl HttpState {
             metrics,
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight.max(1))),
             max_body_bytes: settings.max_body_bytes,
+            body_timeout: settings.body_timeout,
         };
         Ok(Self {
             inner: Arc::new(inner),

@@ -75,6 +75,15 @@ pub struct ServerConfig {
     /// `30s`.
     #[serde(default = "default_shutdown_timeout", with = "humantime_serde")]
     pub shutdown_timeout: Duration,
+    /// How long a client may take to send complete request headers, counted from the connection
+    /// opening or from the previous response on a kept-alive connection; slower connections are
+    /// closed (counted in `vodbridge_http_connection_errors_total`). Default `10s`.
+    #[serde(default = "default_header_timeout", with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// How long a callback body may take to arrive after its headers; slower ones are answered
+    /// 408. Default `15s` (vendor bodies are a few KiB and arrive with the headers).
+    #[serde(default = "default_body_timeout", with = "humantime_serde")]
+    pub body_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -86,6 +95,8 @@ impl Default for ServerConfig {
             ack_timeout: default_ack_timeout(),
             max_in_flight: default_max_in_flight(),
             shutdown_timeout: default_shutdown_timeout(),
+            header_timeout: default_header_timeout(),
+            body_timeout: default_body_timeout(),
         }
     }
 }
@@ -357,6 +368,12 @@ fn default_max_body_bytes() -> usize {
 }
 fn default_ack_timeout() -> Duration {
     Duration::from_secs(10)
+}
+fn default_header_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_body_timeout() -> Duration {
+    Duration::from_secs(15)
 }
 fn default_max_in_flight() -> usize {
     1024

@@ -27,6 +27,14 @@ impl Config {
             "server.max_in_flight must be greater than 0"
         );
         ensure!(
+            !self.server.header_timeout.is_zero(),
+            "server.header_timeout must be greater than 0"
+        );
+        ensure!(
+            !self.server.body_timeout.is_zero(),
+            "server.body_timeout must be greater than 0"
+        );
+        ensure!(
             !self.server.ack_timeout.is_zero(),
             "server.ack_timeout must be greater than 0"
         );
