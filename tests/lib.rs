@@ -1,8 +1,19 @@
-//! Shared helpers for the end-to-end tests in `e2e/` (fixtures live in `fixtures/`).
+//! Shared helpers for the end-to-end tests in `e2e/` and the fault tests in `fault/` (fixtures
+//! live in `fixtures/`): the binary, free ports, the fixture list, a [`Bridge`] process handle,
+//! and for the fault tests a [`ledger::Ledger`] of what was sent, acknowledged and delivered,
+//! a retrying callback [`sender::Sender`] and a JetStream read-back ([`nats::read_stream`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+#[path = "fault/support/ledger.rs"]
+pub mod ledger;
+#[path = "fault/support/nats.rs"]
+pub mod nats;
+#[path = "fault/support/sender.rs"]
+pub mod sender;
 
 /// The `vodbridge` binary beside this test's executable (`target/<profile>/vodbridge`), built
 /// first when the test runs on its own (`cargo test -p vodbridge-tests`): a dependency's binary
@@ -76,48 +87,118 @@ pub fn fixtures() -> Vec<(&'static str, PathBuf)> {
 pub struct Bridge {
     /// The process.
     pub child: std::process::Child,
-    /// Where its stdout and stderr go.
+    /// Where its stdout and stderr go (every start appends to it).
     pub log: PathBuf,
+    config: PathBuf,
+    admin: u16,
 }
 
 impl Bridge {
     /// Write `config` to `dir/vodbridge.toml`, start the binary on it and wait (up to 30 s) until
     /// `GET http://127.0.0.1:{admin}/readyz` answers 2xx. Panics with the log if it exits first.
     pub async fn start(dir: &Path, config: &str, admin: u16) -> Bridge {
+        let mut bridge = Bridge::spawn(dir, config, admin);
+        bridge.wait_ready(Duration::from_secs(30)).await;
+        bridge
+    }
+
+    /// Write `config` to `dir/vodbridge.toml` and start the binary on it without waiting for
+    /// readiness (a bridge that is expected to start degraded).
+    pub fn spawn(dir: &Path, config: &str, admin: u16) -> Bridge {
         let path = dir.join("vodbridge.toml");
         std::fs::write(&path, config).expect("write config");
         let log = dir.join("vodbridge.log");
-        let out = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(vodbridge_binary())
-            .arg("run")
-            .arg("--config")
-            .arg(&path)
-            .stdin(std::process::Stdio::null())
-            .stdout(out.try_clone().expect("clone log handle"))
-            .stderr(out)
-            .spawn()
-            .expect("start vodbridge");
-        let mut bridge = Bridge { child, log };
-        let client = reqwest::Client::new();
-        let started = std::time::Instant::now();
-        loop {
-            let ready = client
-                .get(format!("http://127.0.0.1:{admin}/readyz"))
-                .send()
-                .await;
-            if matches!(&ready, Ok(r) if r.status().is_success()) {
-                return bridge;
-            }
-            if let Ok(Some(status)) = bridge.child.try_wait() {
-                panic!("vodbridge exited ({status}); log:\n{}", bridge.log());
-            }
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(30),
-                "vodbridge not ready; log:\n{}",
-                bridge.log()
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        std::fs::File::create(&log).expect("log file");
+        let child = spawn_bridge(&path, &log);
+        Bridge {
+            child,
+            log,
+            config: path,
+            admin,
         }
+    }
+
+    /// Wait until `/readyz` answers 2xx. Panics with the log when the process exits first or
+    /// `timeout` passes.
+    pub async fn wait_ready(&mut self, timeout: Duration) {
+        let started = Instant::now();
+        loop {
+            if matches!(self.readyz().await, Some((status, _)) if (200..300).contains(&status)) {
+                return;
+            }
+            self.assert_running();
+            assert!(
+                started.elapsed() < timeout,
+                "vodbridge not ready within {timeout:?}; log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Panic with the log when the process has exited.
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("vodbridge exited ({status}); log:\n{}", self.log());
+        }
+    }
+
+    /// `GET /readyz`: status and body, `None` while the admin listener does not answer.
+    pub async fn readyz(&self) -> Option<(u16, String)> {
+        self.admin_get("/readyz").await
+    }
+
+    /// `GET /metrics` (empty when the admin listener does not answer).
+    pub async fn metrics(&self) -> String {
+        self.admin_get("/metrics")
+            .await
+            .map(|(_, body)| body)
+            .unwrap_or_default()
+    }
+
+    async fn admin_get(&self, path: &str) -> Option<(u16, String)> {
+        static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+        let client = CLIENT.get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .expect("http client")
+        });
+        let response = client
+            .get(format!("http://127.0.0.1:{}{path}", self.admin))
+            .send()
+            .await
+            .ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.text().await.ok()?))
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory of the process in KiB (`VmRSS` in `/proc/<pid>/status`; Linux only).
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// SIGKILL the process (a crash: nothing flushed, no graceful shutdown) and reap it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Start the binary again on the same configuration (same ports), appending to the same log,
+    /// and wait until ready.
+    pub async fn restart(&mut self, timeout: Duration) {
+        self.kill();
+        self.child = spawn_bridge(&self.config, &self.log);
+        self.wait_ready(timeout).await;
     }
 
     /// Everything the process has written so far.
@@ -126,9 +207,26 @@ impl Bridge {
     }
 }
 
+/// Start `vodbridge run --config <config>`, stdout and stderr appended to `log`.
+fn spawn_bridge(config: &Path, log: &Path) -> std::process::Child {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    Command::new(vodbridge_binary())
+        .arg("run")
+        .arg("--config")
+        .arg(config)
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone().expect("clone log handle"))
+        .stderr(out)
+        .spawn()
+        .expect("start vodbridge")
+}
+
 impl Drop for Bridge {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
