@@ -28,7 +28,7 @@ fi
 cargo build --release -p vodbridge --bin vodbridge
 cargo build --release --manifest-path "$LIMITS_DIR/Cargo.toml" --target-dir target/limits
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. scripts/lib.sh
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
@@ -66,8 +66,8 @@ curl -sf "http://127.0.0.1:$ADMIN_PORT/readyz" >/dev/null || { cat "$WORK/vodbri
 # Sanity: each body must be acknowledged by both servers.
 IFS=: read -ra FILES <<<"$BODIES"
 for b in "${FILES[@]}"; do
-  curl -sf -o /dev/null --data-binary @"$b" "http://127.0.0.1:$BRIDGE_PORT/v1/callbacks/tencent"
-  curl -sf -o /dev/null --data-binary @"$b" "http://127.0.0.1:$LIMITS_PORT/"
+  curl -sf -o /dev/null -H 'Content-Type: application/json' --data-binary @"$b" "http://127.0.0.1:$BRIDGE_PORT/v1/callbacks/tencent"
+  curl -sf -o /dev/null -H 'Content-Type: application/json' --data-binary @"$b" "http://127.0.0.1:$LIMITS_PORT/"
 done
 
 run() { # name url path

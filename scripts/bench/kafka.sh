@@ -26,7 +26,7 @@ command -v tansu >/dev/null || { echo "tansu missing: cargo install tansu --lock
 cargo build --release -p vodbridge --bin vodbridge
 cargo build --release -p vodbridge-sink-kafka --example bare_producer
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. scripts/lib.sh
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
@@ -36,7 +36,7 @@ KAFKA_PORT=$(free_port)
 tansu broker --listener-url "tcp://127.0.0.1:$KAFKA_PORT" --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
   --storage-engine memory://tansu/ > "$WORK/tansu.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$KAFKA_PORT) 2>/dev/null && break; sleep 0.1; done
+wait_tcp "$KAFKA_PORT"
 
 BRIDGE_PORT=$(free_port); ADMIN_PORT=$(free_port)
 cat > "$WORK/vodbridge.toml" <<TOML

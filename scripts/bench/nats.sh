@@ -25,7 +25,7 @@ command -v nats-server >/dev/null || { echo "nats-server missing: apt-get instal
 cargo build --release -p vodbridge --bin vodbridge
 cargo build --release --manifest-path "$LIMITS_DIR/Cargo.toml" --target-dir target/limits
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. scripts/lib.sh
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
@@ -34,7 +34,7 @@ trap cleanup EXIT
 NATS_PORT=$(free_port)
 nats-server -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/store" -l "$WORK/nats.log" &
 PIDS+=($!)
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$NATS_PORT) 2>/dev/null && break; sleep 0.1; done
+wait_tcp "$NATS_PORT"
 
 BRIDGE_PORT=$(free_port); ADMIN_PORT=$(free_port); LIMITS_PORT=$(free_port)
 cat > "$WORK/vodbridge.toml" <<TOML
