@@ -48,14 +48,14 @@ PYEOF
 TENCENT_CALLBACK_TOKEN=t TENCENT_VOD_SIGN_KEY=k VOLC_VOD_KEYS=v "$BIN" check-config --config /tmp/vodbridge-k8s.toml
 
 echo "-- dashboard and alert queries name exported metrics"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. scripts/lib.sh
 WORK=$(mktemp -d); PID=""; NPID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; [ -n "$NPID" ] && kill "$NPID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 LISTEN=$(free_port); ADMIN=$(free_port); NATS=$(free_port); VOD=$(free_port)
 nats-server -a 127.0.0.1 -p "$NATS" -js -sd "$WORK/nats" >"$WORK/nats.log" 2>&1 &
 NPID=$!
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$NATS") 2>/dev/null && break; sleep 0.1; done
+wait_tcp "$NATS"
 POLL=""
 if grep -q 'pub poll:' crates/vodbridge/src/config/mod.rs; then
   # Nothing listens on $VOD: every pull fails, which exports the poller's error series.
@@ -101,7 +101,7 @@ done
 # The container HEALTHCHECK command, against the live admin port and a dead one.
 "$BIN" healthcheck --url "http://127.0.0.1:$ADMIN/healthz"
 if "$BIN" healthcheck --url "http://127.0.0.1:$VOD/healthz" 2>/dev/null; then echo "healthcheck passed on a closed port" >&2; exit 1; fi
-post() { curl -sS -o /dev/null -w '%{http_code}' --data-binary "@$2" "http://127.0.0.1:$LISTEN/v1/callbacks/$1"; }
+post() { curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "@$2" "http://127.0.0.1:$LISTEN/v1/callbacks/$1"; }
 [ "$(post tencent tests/fixtures/tencent/file_deleted.json)" = 200 ]
 [ "$(post volcengine tests/fixtures/volcengine/delete_media_complete.json)" = 200 ]
 printf '{"EventType":"SomethingNew","X":{}}' > "$WORK/unmapped.json"

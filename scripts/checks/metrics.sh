@@ -12,7 +12,7 @@ command -v promtool >/dev/null || { echo "promtool missing: apt-get install -y p
 cargo build -q -p vodbridge --bin vodbridge
 BIN=$ROOT/target/debug/vodbridge
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. scripts/lib.sh
 WORK=$(mktemp -d)
 PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"; }
@@ -22,16 +22,12 @@ LISTEN=$(free_port); ADMIN=$(free_port)
 (cd "$WORK" && VODBRIDGE_SERVER__LISTEN=127.0.0.1:$LISTEN VODBRIDGE_SERVER__ADMIN_LISTEN=127.0.0.1:$ADMIN \
   VODBRIDGE_LOG__LEVEL=warn exec "$BIN") 2>"$WORK/vodbridge.log" &
 PID=$!
-for _ in $(seq 300); do
-  curl -fsS "http://127.0.0.1:$ADMIN/readyz" >/dev/null 2>&1 && break
-  kill -0 "$PID" 2>/dev/null || { cat "$WORK/vodbridge.log" >&2; echo "vodbridge exited early" >&2; exit 1; }
-  sleep 0.1
-done
+wait_ready "$PID" "$ADMIN" "$WORK/vodbridge.log"
 
 body='{"EventType":"NewFileUpload","FileUploadEvent":{"FileId":"5285890784273533167"}}'
-code=$(curl -sS -o /dev/null -w '%{http_code}' --data-binary "$body" "http://127.0.0.1:$LISTEN/v1/callbacks/tencent")
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "$body" "http://127.0.0.1:$LISTEN/v1/callbacks/tencent")
 [ "$code" = 200 ] || { echo "callback answered $code, expected 200" >&2; exit 1; }
-code=$(curl -sS -o /dev/null -w '%{http_code}' --data-binary 'not json' "http://127.0.0.1:$LISTEN/v1/callbacks/tencent")
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary 'not json' "http://127.0.0.1:$LISTEN/v1/callbacks/tencent")
 [ "$code" = 400 ] || { echo "malformed callback answered $code, expected 400" >&2; exit 1; }
 [ -s "$WORK/data/events.jsonl" ] || { echo "no event in data/events.jsonl" >&2; exit 1; }
 
