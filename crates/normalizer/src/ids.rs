@@ -8,7 +8,14 @@
 //! Everything else, including the provider name, is hashed, so different occurrences differ.
 //!
 //! The form is written into one buffer by a serde visitor (no `Value` tree is built) and is
-//! injective: every item starts with a tag byte and strings carry their length.
+//! injective: every item starts with a tag byte and strings carry their length. Callers that
+//! read the event anyway need not parse it a second time for the id: [`tee`] writes the form of a
+//! value while a typed view is deserialized from it, and [`ObjectWriter`] assembles an object
+//! from members its caller split off itself.
+
+mod tee;
+
+pub(crate) use tee::{view_with_id, TeeBuf, TeeSeed};
 
 use std::fmt;
 
@@ -38,11 +45,90 @@ pub(crate) fn event_id(
     }
     .deserialize(&mut de)?;
     de.end()?;
+    Ok(hash(provider, &buf))
+}
+
+/// The id of a canonical form: SHA-256 over `provider`, a NUL and the form.
+fn hash(provider: Provider, canonical: &[u8]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(provider.as_str().as_bytes());
     hasher.update([0u8]);
-    hasher.update(&buf);
-    Ok(short_hex(&hasher.finalize()))
+    hasher.update(canonical);
+    short_hex(&hasher.finalize())
+}
+
+/// The canonical form of an event object assembled member by member, for a caller that splits
+/// the object itself (the Tencent member split): the result is byte for byte what [`event_id`]
+/// computes from the whole object, without parsing the members the caller already wrote.
+pub(crate) struct ObjectWriter<'x> {
+    out: Vec<u8>,
+    scratch: Scratch,
+    sorted: bool,
+    exclude: &'x [&'x str],
+}
+
+impl<'x> ObjectWriter<'x> {
+    /// An object whose top-level members named in `exclude` are left out; `capacity` is a hint
+    /// (the canonical form is about as long as the JSON text).
+    pub(crate) fn new(capacity: usize, exclude: &'x [&'x str]) -> Self {
+        let mut out = Vec::with_capacity(capacity + 2);
+        out.push(TAG_OBJ);
+        ObjectWriter {
+            out,
+            scratch: Scratch::default(),
+            sorted: true,
+            exclude,
+        }
+    }
+
+    /// The next member in input order, its value raw JSON text (decoded even when excluded or
+    /// `null`, so that a bad escape fails here as it would in [`event_id`]).
+    pub(crate) fn raw_member(&mut self, key: &str, value: &str) -> Result<(), serde_json::Error> {
+        let start = self.out.len();
+        write_str(&mut self.out, key);
+        let key_end = self.out.len();
+        let mut de = serde_json::Deserializer::from_str(value);
+        let null = Canon {
+            out: &mut self.out,
+            scratch: &mut self.scratch,
+            depth: 2,
+            exclude: &[],
+        }
+        .deserialize(&mut de)?;
+        de.end()?;
+        self.member_written(key, start, key_end, null);
+        Ok(())
+    }
+
+    /// The next member in input order, its value's canonical form already written (by [`tee`]
+    /// at depth 2); `null` values are passed too, and dropped here like in [`event_id`].
+    pub(crate) fn canonical_member(&mut self, key: &str, value: &[u8], null: bool) {
+        let start = self.out.len();
+        write_str(&mut self.out, key);
+        let key_end = self.out.len();
+        self.out.extend_from_slice(value);
+        self.member_written(key, start, key_end, null);
+    }
+
+    fn member_written(&mut self, key: &str, start: usize, key_end: usize, null: bool) {
+        if null || self.exclude.contains(&key) {
+            self.out.truncate(start);
+            return;
+        }
+        let entry = Entry {
+            start,
+            key_start: key_start(&self.out, start, key_end),
+            key_end,
+            end: self.out.len(),
+        };
+        push_entry(&self.out, &mut self.scratch, 0, entry, &mut self.sorted);
+    }
+
+    /// The id of the object written so far.
+    pub(crate) fn id(mut self, provider: Provider) -> String {
+        close_object(&mut self.out, &mut self.scratch, 1, 0, self.sorted);
+        hash(provider, &self.out)
+    }
 }
 
 /// Deterministic id for a dead letter of `body` received on `source_name`.
@@ -258,48 +344,62 @@ impl<'de> Visitor<'de> for Canon<'_, '_> {
                 out.truncate(start);
                 continue;
             }
-            let key_start = key_start(out, start, key_end);
             let entry = Entry {
                 start,
-                key_start,
+                key_start: key_start(out, start, key_end),
                 key_end,
                 end: out.len(),
             };
-            if scratch.entries.len() > base {
-                if let Some(prev) = scratch.entries.last() {
-                    if out[prev.key_start..prev.key_end] > out[entry.key_start..entry.key_end] {
-                        sorted = false;
-                    }
-                }
-            }
-            scratch.entries.push(entry);
+            push_entry(out, scratch, base, entry, &mut sorted);
         }
-        if !sorted {
-            // Members sorted by key text (UTF-8 byte order; duplicates keep input order, hence
-            // the tie-break on position), then copied back in that order.
-            let Scratch { entries, tail } = &mut *scratch;
-            tail.clear();
-            tail.extend_from_slice(&out[body..]);
-            let key = |e: &Entry| &tail[e.key_start - body..e.key_end - body];
-            let members = &mut entries[base..];
-            members.sort_unstable_by(|a, b| key(a).cmp(key(b)).then(a.start.cmp(&b.start)));
-            out.truncate(body);
-            for e in members.iter() {
-                out.extend_from_slice(&tail[e.start - body..e.end - body]);
-            }
-        }
-        scratch.entries.truncate(base);
-        out.push(TAG_OBJ_END);
+        close_object(out, scratch, body, base, sorted);
         Ok(false)
     }
 }
 
+/// Record a member just written to `out` (the object's entries start at `base` of the stack);
+/// `sorted` turns false once a key is smaller than the one before it.
+fn push_entry(out: &[u8], scratch: &mut Scratch, base: usize, entry: Entry, sorted: &mut bool) {
+    if scratch.entries.len() > base {
+        if let Some(prev) = scratch.entries.last() {
+            if out[prev.key_start..prev.key_end] > out[entry.key_start..entry.key_end] {
+                *sorted = false;
+            }
+        }
+    }
+    scratch.entries.push(entry);
+}
+
+/// End the object whose members start at `body` of `out` and at `base` of the entry stack.
+fn close_object(out: &mut Vec<u8>, scratch: &mut Scratch, body: usize, base: usize, sorted: bool) {
+    if !sorted {
+        // Members sorted by key text (UTF-8 byte order; duplicates keep input order, hence
+        // the tie-break on position), then copied back in that order.
+        let Scratch { entries, tail } = &mut *scratch;
+        tail.clear();
+        tail.extend_from_slice(&out[body..]);
+        let key = |e: &Entry| &tail[e.key_start - body..e.key_end - body];
+        let members = &mut entries[base..];
+        members.sort_unstable_by(|a, b| key(a).cmp(key(b)).then(a.start.cmp(&b.start)));
+        out.truncate(body);
+        for e in members.iter() {
+            out.extend_from_slice(&tail[e.start - body..e.end - body]);
+        }
+    }
+    scratch.entries.truncate(base);
+    out.push(TAG_OBJ_END);
+}
+
 #[cfg(test)]
 mod tests {
+    use serde::de::IgnoredAny;
+
     use super::*;
 
+    const EXCLUDED: &[&str] = &["EventHandle", "Sign", "T"];
+
     fn id(json: &str) -> String {
-        event_id(Provider::Tencent, json, &["EventHandle"]).expect("valid json")
+        event_id(Provider::Tencent, json, EXCLUDED).expect("valid json")
     }
 
     #[test]
@@ -329,6 +429,54 @@ mod tests {
     fn exclusion_applies_to_the_top_level_only() {
         assert_eq!(id(r#"{"a":1,"EventHandle":"x"}"#), id(r#"{"a":1}"#));
         assert_ne!(id(r#"{"a":{"EventHandle":"x"}}"#), id(r#"{"a":{}}"#));
+    }
+
+    /// Objects that exercise every rule of the form: key order, nulls (kept in arrays), top-level
+    /// exclusions (not below), escapes, duplicate keys, numbers of each kind, nesting.
+    const SHAPES: &[&str] = &[
+        r#"{}"#,
+        r#"{"b":1,"a":-2,"c":2.5,"d":1e3,"e":true,"f":false,"g":null}"#,
+        r#"{"EventHandle":"h","z":{"y":[1,null,{"b":null,"a":[]}],"x":{}},"T":1,"a":"\u00e9\n"}"#,
+        r#"{"k":1,"k":null,"k":2,"j":{"EventHandle":"kept below the top"}}"#,
+        r#"{"\u00e9":1,"e":2,"\u0065":3,"":[[[]]],"Sign":{"nested":[1]}}"#,
+    ];
+
+    #[test]
+    fn the_teed_form_equals_the_form_of_a_second_parse() {
+        for json in SHAPES {
+            let expected = id(json);
+            let (_, ignored) = view_with_id::<IgnoredAny>(Provider::Tencent, json, EXCLUDED)
+                .unwrap_or_else(|| panic!("teed {json}"));
+            assert_eq!(ignored, expected, "{json}");
+            let (value, typed) =
+                view_with_id::<serde_json::Value>(Provider::Tencent, json, EXCLUDED)
+                    .unwrap_or_else(|| panic!("teed {json}"));
+            assert_eq!(typed, expected, "{json}");
+            assert_eq!(
+                value,
+                serde_json::from_str::<serde_json::Value>(json).expect("json")
+            );
+        }
+    }
+
+    #[test]
+    fn a_teed_parse_fails_where_the_second_parse_would() {
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(100), "]".repeat(100));
+        for json in [
+            r#"{"a":"\ud800"}"#,
+            r#"{"T":"\udc00"}"#,
+            r#"{"a":1e400}"#,
+            &deep,
+        ] {
+            assert!(
+                event_id(Provider::Tencent, json, EXCLUDED).is_err(),
+                "{json}"
+            );
+            assert!(
+                view_with_id::<IgnoredAny>(Provider::Tencent, json, EXCLUDED).is_none(),
+                "{json}"
+            );
+        }
     }
 
     #[test]

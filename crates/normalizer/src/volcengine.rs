@@ -140,7 +140,16 @@ pub(crate) fn normalize(
     raw: &RawValue,
     ctx: &SourceContext<'_>,
 ) -> Result<Vec<CanonicalEvent>, NormalizeError> {
-    let env: Obj<Envelope<'_>> = lenient::view(raw.get())?;
+    // The envelope view and the id in one pass; anything unusual (an error of either) takes
+    // them one after the other, which reports errors exactly as it always did.
+    let (env, id) = match ids::view_with_id::<Obj<Envelope<'_>>>(
+        Provider::Volcengine,
+        raw.get(),
+        ID_EXCLUDED,
+    ) {
+        Some((env, id)) => (env, Some(id)),
+        None => (lenient::view(raw.get())?, None),
+    };
     let Obj::Some(env) = env else {
         return Err(NormalizeError::NotObject);
     };
@@ -161,8 +170,11 @@ pub(crate) fn normalize(
     let mapping = types::lookup(Provider::Volcengine, &vendor_type);
     let mut x = extract(data, mapping.map(|m| m.task_kind))?;
     let outcome = outcome(&env, data, &mut x);
-    let id = ids::event_id(Provider::Volcengine, raw.get(), ID_EXCLUDED)
-        .map_err(NormalizeError::json)?;
+    let id = match id {
+        Some(id) => id,
+        None => ids::event_id(Provider::Volcengine, raw.get(), ID_EXCLUDED)
+            .map_err(NormalizeError::json)?,
+    };
     let header = Header {
         provider: Provider::Volcengine,
         providertype: &vendor_type,

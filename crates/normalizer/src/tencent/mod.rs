@@ -291,8 +291,11 @@ fn event(
         x.error_code = code;
         x.error_message = message;
     }
-    let id =
-        ids::event_id(Provider::Tencent, raw.get(), ID_EXCLUDED).map_err(NormalizeError::json)?;
+    let id = match top.event_id(Provider::Tencent, ID_EXCLUDED) {
+        Some(id) => id,
+        None => ids::event_id(Provider::Tencent, raw.get(), ID_EXCLUDED)
+            .map_err(NormalizeError::json)?,
+    };
     let header = Header {
         provider: Provider::Tencent,
         providertype: &vendor_type,

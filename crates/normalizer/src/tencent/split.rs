@@ -19,6 +19,7 @@ use vodbridge_core::Provider;
 
 use super::payload::Payload;
 use super::MaybeResponse;
+use crate::ids::{self, TeeBuf, TeeSeed};
 use crate::lenient::{Key, Obj, Scalar};
 use crate::{types, NormalizeError};
 
@@ -28,6 +29,11 @@ pub(crate) struct Members<'a> {
     /// The first non-`null` value of the mapped type's first payload member, read as its typed
     /// view during the split (that member is then not in `members`).
     payload: Option<(&'static str, Obj<Payload<'a>>)>,
+    /// The canonical form of the typed payload's value (written while it was read, so the id
+    /// needs no second parse of the payload, the bulk of an event) and how many of `members`
+    /// came before it.
+    payload_canon: Vec<u8>,
+    payload_at: usize,
     /// The first non-`null` `Response` of a body, split while it is read (then not in
     /// `members`); only when the split was asked to look for one.
     response: Option<MaybeResponse<'a>>,
@@ -54,6 +60,7 @@ impl<'a> Members<'a> {
             .deserialize_any(V {
                 typed_payload,
                 response,
+                len: raw.len(),
                 marker: PhantomData,
             })
             .map_err(NormalizeError::json)?;
@@ -76,6 +83,29 @@ impl<'a> Members<'a> {
         self.members.iter()
     }
 
+    /// The id of the event object these members came from ([`ids::event_id`] of its text with
+    /// the same exclusions, byte for byte), or `None` when a member fails to decode: the caller
+    /// then computes it from the text, which reports the error exactly.
+    pub(crate) fn event_id(&self, provider: Provider, exclude: &[&str]) -> Option<String> {
+        let raw_len: usize = self
+            .members
+            .iter()
+            .map(|(k, v)| k.len() + v.get().len())
+            .sum();
+        let mut w = ids::ObjectWriter::new(raw_len + self.payload_canon.len() + 16, exclude);
+        let typed = self.payload.as_ref().map(|(key, _)| *key);
+        for (i, (k, v)) in self.members.iter().enumerate() {
+            if let Some(key) = typed.filter(|_| i == self.payload_at) {
+                w.canonical_member(key, &self.payload_canon, false);
+            }
+            w.raw_member(k, v.get()).ok()?;
+        }
+        if let Some(key) = typed.filter(|_| self.payload_at == self.members.len()) {
+            w.canonical_member(key, &self.payload_canon, false);
+        }
+        Some(w.id(provider))
+    }
+
     /// The raw value of member `key` unless it is absent or `null`.
     pub(crate) fn get(&self, key: &str) -> Option<&'a RawValue> {
         self.members
@@ -89,6 +119,8 @@ impl<'a> Members<'a> {
 struct V<'a> {
     typed_payload: bool,
     response: bool,
+    /// Length of the text (a capacity hint).
+    len: usize,
     marker: PhantomData<&'a ()>,
 }
 
@@ -100,14 +132,25 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut members = Vec::new();
         let mut payload = None;
+        let mut payload_canon = Vec::new();
+        let mut payload_at = 0;
         let mut response = None;
         let mut seen_type = false;
         // The first payload member of the type named by the first non-null `EventType`.
         let mut payload_key: Option<&'static str> = None;
         while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
             if self.typed_payload && payload.is_none() && payload_key == Some(k.as_ref()) {
-                if let Some(p) = map.next_value::<Option<Obj<Payload<'de>>>>()? {
+                // The payload is the member (the event object) at level 2.
+                let mut canon = TeeBuf::with_capacity(self.len);
+                let seed = TeeSeed {
+                    seed: PhantomData::<Option<Obj<Payload<'de>>>>,
+                    buf: &mut canon,
+                    depth: 2,
+                };
+                if let Some(p) = map.next_value_seed(seed)? {
                     payload = payload_key.map(|key| (key, p));
+                    payload_canon = canon.out;
+                    payload_at = members.len();
                 }
                 continue;
             }
@@ -129,6 +172,8 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
         Ok(Some(Members {
             members,
             payload,
+            payload_canon,
+            payload_at,
             response,
         }))
     }
@@ -167,4 +212,60 @@ pub(super) fn event_members(raw: &str) -> Result<Members<'_>, NormalizeError> {
 /// [`event_members`] of a whole body, splitting a `PullEvents` `Response` in the same pass.
 pub(super) fn body_members(raw: &str) -> Result<Members<'_>, NormalizeError> {
     Members::parse_event(raw, true)?.ok_or(NormalizeError::NotObject)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids;
+
+    #[test]
+    fn the_split_gives_the_id_of_the_whole_object() {
+        // (event, whether the payload is read as its typed view during the split)
+        let cases = [
+            (
+                r#"{"EventType":"NewFileUpload","FileUploadEvent":{"FileId":"1","MediaBasicInfo":{"Name":"a","Size":null}},"EventHandle":"h"}"#,
+                true,
+            ),
+            (
+                r#"{"EventHandle":"h","EventType":"NewFileUpload","Z":[1,null],"FileUploadEvent":{"b":1,"a":2},"A":null}"#,
+                true,
+            ),
+            (
+                r#"{"EventType":"NewFileUpload","FileUploadEvent":null,"FileUploadEvent":{"FileId":"2"},"T":"1","Sign":"x"}"#,
+                true,
+            ),
+            (
+                r#"{"EventType":"NewFileUpload","FileUploadEvent":{"FileId":"1"},"FileUploadEvent":{"FileId":"2"}}"#,
+                true,
+            ),
+            (
+                r#"{"EventType":"NewFileUpload","FileUploadEvent":{"Z\u00e9":"\u0041","A":[{"y":1,"x":-2.5}]},"B":{}}"#,
+                true,
+            ),
+            (
+                r#"{"FileUploadEvent":{"FileId":"3"},"EventType":"NewFileUpload"}"#,
+                false,
+            ),
+            (
+                r#"{"EventType":"SomethingNew","SomethingNewEvent":{"b":[2],"a":1}}"#,
+                false,
+            ),
+        ];
+        for (json, typed) in cases {
+            let members = event_members(json).expect("an event");
+            assert_eq!(members.typed_payload().is_some(), typed, "{json}");
+            let expected =
+                ids::event_id(Provider::Tencent, json, super::super::ID_EXCLUDED).expect("valid");
+            assert_eq!(
+                members.event_id(Provider::Tencent, super::super::ID_EXCLUDED),
+                Some(expected),
+                "{json}"
+            );
+        }
+        // A member that cannot be decoded leaves the id (and its error) to the whole text.
+        let members = event_members(r#"{"EventType":"NewFileUpload","X":"\ud800"}"#)
+            .expect("split keeps it raw");
+        assert_eq!(members.event_id(Provider::Tencent, &[]), None);
+    }
 }
