@@ -9,6 +9,7 @@ pub struct FileSinkMetrics {
     pub(crate) fsyncs: IntCounterVec,
     pub(crate) rotations: IntCounterVec,
     pub(crate) batch_events: HistogramVec,
+    pub(crate) commit_seconds: HistogramVec,
 }
 
 impl FileSinkMetrics {
@@ -45,15 +46,29 @@ impl FileSinkMetrics {
             ]),
             &["sink"],
         )?;
+        // Write plus fdatasync of one group commit: the disk's share of every callback's latency,
+        // and the first thing to look at when the file sink slows the bridge down.
+        let commit_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "vodbridge_file_sink_commit_seconds",
+                "Time to append and fdatasync one group commit.",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+            &["sink"],
+        )?;
         registry.register(Box::new(bytes.clone()))?;
         registry.register(Box::new(fsyncs.clone()))?;
         registry.register(Box::new(rotations.clone()))?;
         registry.register(Box::new(batch_events.clone()))?;
+        registry.register(Box::new(commit_seconds.clone()))?;
         Ok(Self {
             bytes,
             fsyncs,
             rotations,
             batch_events,
+            commit_seconds,
         })
     }
 }

@@ -72,6 +72,14 @@ async fn publish_is_on_disk_when_it_returns() {
     assert_eq!(got[0]["specversion"], "1.0");
     assert_eq!(metric(&registry, "vodbridge_file_sink_fsyncs_total"), 1.0);
     assert!(metric(&registry, "vodbridge_file_sink_bytes_written_total") > 200.0);
+    let commit = registry
+        .gather()
+        .into_iter()
+        .find(|f| f.name() == "vodbridge_file_sink_commit_seconds")
+        .expect("commit histogram registered");
+    let commit = commit.get_metric()[0].get_histogram();
+    assert_eq!(commit.get_sample_count(), 1, "one commit timed");
+    assert!(commit.get_sample_sum() > 0.0, "write + fdatasync take time");
     assert_eq!(sink.health().await, SinkHealth::Healthy);
     sink.flush(Duration::from_secs(1)).await.expect("flush");
 }

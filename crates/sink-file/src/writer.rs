@@ -142,6 +142,7 @@ impl Writer {
                 file
             }
         };
+        let started = std::time::Instant::now();
         let result = (&file).write_all(buf).and_then(|()| file.sync_data());
         match result {
             Ok(()) => {
@@ -154,6 +155,9 @@ impl Writer {
                 m.batch_events
                     .with_label_values(&[sink])
                     .observe(events as f64);
+                m.commit_seconds
+                    .with_label_values(&[sink])
+                    .observe(started.elapsed().as_secs_f64());
                 Ok(())
             }
             Err(error) => {
