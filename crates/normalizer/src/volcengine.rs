@@ -26,8 +26,9 @@ struct Envelope<'a> {
     error_code: Option<Scalar<'a>>,
     #[serde(borrow)]
     error_message: Option<Scalar<'a>>,
+    /// Boxed: the view is large (over a kilobyte), and it is moved several times on its way out.
     #[serde(borrow)]
-    data: Option<Obj<Data<'a>>>,
+    data: Option<Obj<Box<Data<'a>>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -28,7 +28,8 @@ pub(crate) struct Members<'a> {
     members: Vec<(Cow<'a, str>, &'a RawValue)>,
     /// The first non-`null` value of the mapped type's first payload member, read as its typed
     /// view during the split (that member is then not in `members`).
-    payload: Option<(&'static str, Obj<Payload<'a>>)>,
+    /// Boxed: the view is large (over a kilobyte), and it is moved several times on its way out.
+    payload: Option<(&'static str, Obj<Box<Payload<'a>>>)>,
     /// The canonical form of the typed payload's value (written while it was read, so the id
     /// needs no second parse of the payload, the bulk of an event) and how many of `members`
     /// came before it.
@@ -69,7 +70,7 @@ impl<'a> Members<'a> {
     }
 
     /// The payload read during the split: the member name and its typed view.
-    pub(crate) fn typed_payload(&self) -> Option<&(&'static str, Obj<Payload<'a>>)> {
+    pub(crate) fn typed_payload(&self) -> Option<&(&'static str, Obj<Box<Payload<'a>>>)> {
         self.payload.as_ref()
     }
 
@@ -143,7 +144,7 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
                 // The payload is the member (the event object) at level 2.
                 let mut canon = TeeBuf::with_capacity(self.len);
                 let seed = TeeSeed {
-                    seed: PhantomData::<Option<Obj<Payload<'de>>>>,
+                    seed: PhantomData::<Option<Obj<Box<Payload<'de>>>>>,
                     buf: &mut canon,
                     depth: 2,
                 };
