@@ -360,7 +360,8 @@ impl<'de> Visitor<'de> for Canon<'_, '_> {
 /// Record a member just written to `out` (the object's entries start at `base` of the stack);
 /// `sorted` turns false once a key is smaller than the one before it.
 fn push_entry(out: &[u8], scratch: &mut Scratch, base: usize, entry: Entry, sorted: &mut bool) {
-    if scratch.entries.len() > base {
+    // Once an object is known to need sorting, its keys need no more comparing.
+    if *sorted && scratch.entries.len() > base {
         if let Some(prev) = scratch.entries.last() {
             if out[prev.key_start..prev.key_end] > out[entry.key_start..entry.key_end] {
                 *sorted = false;
