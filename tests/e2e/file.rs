@@ -219,6 +219,23 @@ async fn every_fixture_lands_in_the_file_with_the_ids_normalize_prints() {
         metrics.contains("vodbridge_build_info{version="),
         "{metrics}"
     );
+    let rss: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("vodbridge_process_resident_memory_bytes "))
+        .expect("process metrics exported")
+        .parse()
+        .expect("a number");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", bridge.child.id()))
+        .expect("bridge status");
+    let rss_kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    assert!(
+        (rss / 1024.0 - rss_kib).abs() < rss_kib / 2.0,
+        "metric {rss} B agrees with /proc ({rss_kib} KiB)"
+    );
 
     // SIGTERM: graceful shutdown, exit 0.
     let pid = bridge.child.id().to_string();

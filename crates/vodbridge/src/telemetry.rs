@@ -27,12 +27,24 @@ pub fn init_logging(config: &LogConfig) {
     };
 }
 
-/// Register `vodbridge_build_info{version}` = 1.
+/// Register `vodbridge_build_info{version}` = 1 and the process metrics
+/// (`vodbridge_process_resident_memory_bytes`, `_cpu_seconds_total`, `_open_fds`, `_threads`, …,
+/// read from `/proc` at each scrape; Linux only).
 pub fn register_build_info(registry: &Registry) -> prometheus::Result<()> {
     let info = IntGaugeVec::new(
         Opts::new("vodbridge_build_info", "Build information; always 1."),
         &["version"],
     )?;
     info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
-    registry.register(Box::new(info))
+    registry.register(Box::new(info))?;
+    // Memory, CPU and descriptors are what an operator checks first (the RSS budget, fd leaks);
+    // namespaced so every exported series keeps the `vodbridge_` prefix.
+    #[cfg(target_os = "linux")]
+    registry.register(Box::new(
+        prometheus::process_collector::ProcessCollector::new(
+            std::process::id() as i32,
+            "vodbridge",
+        ),
+    ))?;
+    Ok(())
 }
