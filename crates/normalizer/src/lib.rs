@@ -74,10 +74,14 @@ pub fn normalize(
                 tencent::normalize(raw.get(), ctx)
             }
         },
-        Provider::Volcengine => {
-            let raw: &RawValue = serde_json::from_slice(body).map_err(NormalizeError::json)?;
-            volcengine::normalize(raw, ctx)
-        }
+        // Likewise the Volcengine envelope view validates the whole body.
+        Provider::Volcengine => match std::str::from_utf8(body) {
+            Ok(text) => volcengine::normalize(text, ctx),
+            Err(_) => {
+                let raw: &RawValue = serde_json::from_slice(body).map_err(NormalizeError::json)?;
+                volcengine::normalize(raw.get(), ctx)
+            }
+        },
         Provider::Vodbridge => Err(NormalizeError::UnsupportedProvider),
     }
 }

@@ -6,8 +6,10 @@
 //! when the vendor gave it) and `original`, the vendor event object exactly as received.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
+use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use vodbridge_core::{
@@ -118,7 +120,65 @@ struct Data<'r, 'a> {
     space: Option<&'r str>,
     #[serde(rename = "storageRegion", skip_serializing_if = "Option::is_none")]
     storage_region: Option<&'r str>,
-    original: &'r RawValue,
+    original: Original<'r>,
+}
+
+/// The vendor event object exactly as received, for `data.original`.
+#[derive(Clone, Copy)]
+pub(crate) enum Original<'a> {
+    /// A raw value captured by a parse (an element of a `PullEvents` `EventSet`, a pulled event).
+    Raw(&'a RawValue),
+    /// The whole text of a body that a parse has already read and accepted as one JSON value.
+    Text(&'a str),
+}
+
+impl<'a> Original<'a> {
+    /// The original of a whole body `text`, which the mapper's parse has accepted.
+    ///
+    /// Why not a `&RawValue`: one can only be had by scanning the text once more (a fifth of the
+    /// cost of normalizing a small callback), yet the text is already known to be one JSON value.
+    /// So it is written verbatim the way serde_json writes a `RawValue` (`RAW_VALUE_MARKER`);
+    /// should that ever stop working (it relies on a serde_json-internal name, checked once
+    /// here), the text is scanned into a `RawValue` as before.
+    pub(crate) fn of_body(text: &'a str) -> Result<Self, serde_json::Error> {
+        static VERBATIM_WORKS: OnceLock<bool> = OnceLock::new();
+        let works = *VERBATIM_WORKS.get_or_init(|| {
+            serde_json::to_string(&Original::Text(r#"{"a" : [1]}"#))
+                .is_ok_and(|json| json == r#"{"a" : [1]}"#)
+        });
+        if works {
+            // What a `RawValue` parse of the text would hold: the value without the JSON
+            // whitespace around it.
+            Ok(Original::Text(text.trim_matches([' ', '\t', '\n', '\r'])))
+        } else {
+            serde_json::from_str(text).map(Original::Raw)
+        }
+    }
+
+    /// The JSON text.
+    pub(crate) fn get(self) -> &'a str {
+        match self {
+            Original::Raw(raw) => raw.get(),
+            Original::Text(text) => text,
+        }
+    }
+}
+
+/// serde_json serializes a `RawValue` as a one-field struct named by its private marker, which
+/// its serializer recognizes and writes verbatim; [`Original::Text`] does the same.
+const RAW_VALUE_MARKER: &str = "$serde_json::private::RawValue";
+
+impl Serialize for Original<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Original::Raw(raw) => raw.serialize(s),
+            Original::Text(text) => {
+                let mut raw = s.serialize_struct(RAW_VALUE_MARKER, 1)?;
+                raw.serialize_field(RAW_VALUE_MARKER, text)?;
+                raw.end()
+            }
+        }
+    }
 }
 
 /// Sizes and durations: integers when they are whole (bytes), fractions otherwise.
@@ -144,7 +204,7 @@ pub(crate) struct Header<'h> {
 pub(crate) fn build(
     h: Header<'_>,
     x: Extract<'_>,
-    original: &RawValue,
+    original: Original<'_>,
     ctx: &SourceContext<'_>,
 ) -> CanonicalEvent {
     let failed = h.outcome == Outcome::Failed;
@@ -163,9 +223,12 @@ pub(crate) fn build(
         storage_region: x.storage_region.as_deref(),
         original,
     };
-    // Serializing borrowed strings, finite numbers and a RawValue cannot fail; the fallback keeps
-    // the original at least.
-    let data = serde_json::value::to_raw_value(&data).unwrap_or_else(|_| original.to_owned());
+    // Serializing borrowed strings, finite numbers and verbatim JSON cannot fail; the fallback
+    // keeps the original at least.
+    let data = serde_json::value::to_raw_value(&data).unwrap_or_else(|_| {
+        RawValue::from_string(original.get().to_owned())
+            .unwrap_or_else(|_| RawValue::NULL.to_owned())
+    });
     let (time, timesource) = match h.time {
         Some(t) => (format_rfc3339(&t), TimeSource::Provider),
         None => (format_rfc3339(&ctx.received_at), TimeSource::Received),

@@ -320,3 +320,40 @@ fn fuzz_findings_stay_fixed() {
         "not_json"
     );
 }
+
+#[test]
+fn a_body_is_embedded_verbatim_without_a_second_scan() {
+    // The serde_json behaviour `Original::Text` relies on still holds (else it falls back).
+    assert!(matches!(
+        crate::record::Original::of_body(" {} "),
+        Ok(crate::record::Original::Text("{}"))
+    ));
+    for (provider, body) in [
+        (
+            Provider::Tencent,
+            " \r\n{ \"EventType\" :\"NewFileUpload\",\"FileUploadEvent\":{\"FileId\":\"1\\u0031\"} }\n\t",
+        ),
+        (
+            Provider::Volcengine,
+            "\n{\"EventType\": \"WorkflowComplete\", \"Data\": {\"Vid\": \"v\\/1\"}}  ",
+        ),
+    ] {
+        let events = normalize(provider, body.as_bytes(), &ctx()).expect("normalizes");
+        let data = events[0].data_json();
+        let original = body.trim_matches([' ', '\t', '\n', '\r']);
+        assert!(
+            data.ends_with(&format!(r#""original":{original}}}"#)),
+            "{provider:?}: {data}"
+        );
+        let structured: serde_json::Value =
+            serde_json::from_slice(&events[0].to_structured_json()).expect("valid JSON");
+        assert_eq!(structured["data"]["original"]["EventType"], body_type(provider));
+    }
+}
+
+fn body_type(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Tencent => "NewFileUpload",
+        _ => "WorkflowComplete",
+    }
+}

@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use vodbridge_core::{CanonicalEvent, Outcome, Provider};
 
 use crate::lenient::{self, id, nonempty, number, obj, Obj, Scalar};
-use crate::record::{self, Extract, Header};
+use crate::record::{self, Extract, Header, Original};
 use crate::time::parse_vendor_time;
 use crate::{ids, types, NormalizeError, SourceContext, UNMAPPED_TYPE};
 
@@ -138,19 +138,24 @@ struct Extra<'a> {
 
 /// A callback body.
 pub(crate) fn normalize(
-    raw: &RawValue,
+    text: &str,
     ctx: &SourceContext<'_>,
 ) -> Result<Vec<CanonicalEvent>, NormalizeError> {
-    // The envelope view and the id in one pass; anything unusual (an error of either) takes
-    // them one after the other, which reports errors exactly as it always did.
-    let (env, id) = match ids::view_with_id::<Obj<Envelope<'_>>>(
-        Provider::Volcengine,
-        raw.get(),
-        ID_EXCLUDED,
-    ) {
-        Some((env, id)) => (env, Some(id)),
-        None => (lenient::view(raw.get())?, None),
-    };
+    // The envelope view and the id in one pass, which also validates the whole body (so the
+    // body text is the `original`); anything unusual (an error of either) takes the old way, a
+    // raw scan, the view, then the id, which reports errors exactly as it always did.
+    let (env, id, raw) =
+        match ids::view_with_id::<Obj<Envelope<'_>>>(Provider::Volcengine, text, ID_EXCLUDED) {
+            Some((env, id)) => (
+                env,
+                Some(id),
+                Original::of_body(text).map_err(NormalizeError::json)?,
+            ),
+            None => {
+                let raw: &RawValue = serde_json::from_str(text).map_err(NormalizeError::json)?;
+                (lenient::view(raw.get())?, None, Original::Raw(raw))
+            }
+        };
     let Obj::Some(env) = env else {
         return Err(NormalizeError::NotObject);
     };

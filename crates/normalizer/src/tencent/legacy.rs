@@ -2,12 +2,11 @@
 //! leniently: its event types share the v3 names, its keys are lower camel case.
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use vodbridge_core::{CanonicalEvent, Outcome, Provider};
 
 use super::{event_type, Members};
 use crate::lenient::{self, nonempty, number, obj, Obj, Scalar};
-use crate::record::{self, Extract, Header};
+use crate::record::{self, Extract, Header, Original};
 use crate::{ids, types, NormalizeError, SourceContext, UNMAPPED_TYPE};
 
 #[derive(Debug, Default, Deserialize)]
@@ -45,7 +44,7 @@ struct MetaData<'a> {
 
 /// A v2 body (the whole body is the event; nothing is excluded from the id).
 pub(super) fn event(
-    raw: &RawValue,
+    raw: Original<'_>,
     top: &Members<'_>,
     ctx: &SourceContext<'_>,
 ) -> Result<CanonicalEvent, NormalizeError> {

@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 use vodbridge_core::{CanonicalEvent, Provider};
 
 use crate::lenient::{self, nonempty, Key, Obj, Scalar};
-use crate::record::{self, Header};
+use crate::record::{self, Header, Original};
 use crate::{ids, types, NormalizeError, PulledEvent, SourceContext, UNMAPPED_TYPE};
 pub(crate) use split::Members;
 use split::{body_members, event_members};
@@ -29,16 +29,17 @@ pub(crate) fn normalize(
     text: &str,
     ctx: &SourceContext<'_>,
 ) -> Result<Vec<CanonicalEvent>, NormalizeError> {
-    // The split validates the whole body (a `PullEvents` body needs nothing more); a single
-    // event also needs its object as a raw value, the `original`.
+    // The split validates the whole body (a `PullEvents` body needs nothing more), so a single
+    // event's `original` is the body text itself, not scanned again.
     let mut top = body_members(text)?;
     if let Some(MaybeResponse(response)) = top.take_response() {
         return response_elements(response)?
             .into_iter()
-            .map(|element| event(element, &event_members(element.get())?, ctx))
+            .map(|element| event(Original::Raw(element), &event_members(element.get())?, ctx))
             .collect();
     }
-    let raw: &RawValue = serde_json::from_str(text).map_err(NormalizeError::json)?;
+    // The split accepted the text as one JSON object.
+    let raw = Original::of_body(text).map_err(NormalizeError::json)?;
     if top.get("EventType").is_none() && top.get("eventType").is_some() {
         return legacy::event(raw, &top, ctx).map(|e| vec![e]);
     }
@@ -235,7 +236,7 @@ pub(crate) fn pulled(raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
                 .map(Cow::into_owned);
             PulledEvent {
                 handle,
-                result: event(raw, &top, ctx),
+                result: event(Original::Raw(raw), &top, ctx),
             }
         }
     }
@@ -243,7 +244,7 @@ pub(crate) fn pulled(raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
 
 /// A v3 `EventContent` object.
 fn event(
-    raw: &RawValue,
+    raw: Original<'_>,
     top: &Members<'_>,
     ctx: &SourceContext<'_>,
 ) -> Result<CanonicalEvent, NormalizeError> {
