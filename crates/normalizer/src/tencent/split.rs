@@ -139,8 +139,20 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
         let mut seen_type = false;
         // The first payload member of the type named by the first non-null `EventType`.
         let mut payload_key: Option<&'static str> = None;
+        // A payload member that comes before `EventType` (reordered bodies, such as any that went
+        // through a sorted map): read through the payload view on speculation, as every Tencent
+        // payload shares that view; `EventType` then confirms it, or the split is redone untyped.
+        let mut early: Option<Early<'de>> = None;
         while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
-            if self.typed_payload && payload.is_none() && payload_key == Some(k.as_ref()) {
+            let now = payload.is_none() && payload_key == Some(k.as_ref());
+            let speculative = !seen_type && early.is_none() && payload.is_none();
+            let key = match () {
+                _ if !self.typed_payload => None,
+                _ if now => payload_key,
+                _ if speculative => first_payload_key(&k),
+                _ => None,
+            };
+            if let Some(key) = key {
                 // The payload is the member (the event object) at level 2.
                 let mut canon = TeeBuf::with_capacity(self.len);
                 let seed = TeeSeed {
@@ -149,9 +161,17 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
                     depth: 2,
                 };
                 if let Some(p) = map.next_value_seed(seed)? {
-                    payload = payload_key.map(|key| (key, p));
-                    payload_canon = canon.out;
-                    payload_at = members.len();
+                    let read = Early {
+                        key,
+                        payload: p,
+                        canon: canon.out,
+                        at: members.len(),
+                    };
+                    if now {
+                        (payload, payload_canon, payload_at) = read.accept();
+                    } else {
+                        early = Some(read);
+                    }
                 }
                 continue;
             }
@@ -167,8 +187,17 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
                         .and_then(|m| m.payload_keys.first().copied()),
                     _ => None,
                 };
+                if let Some(read) = early.take_if(|e| payload_key == Some(e.key)) {
+                    (payload, payload_canon, payload_at) = read.accept();
+                }
             }
             members.push((k, v));
+        }
+        if early.is_some() {
+            // Not this type's payload: its raw value may be needed, and it was not kept.
+            return Err(de::Error::custom(
+                "payload read on speculation is not the payload",
+            ));
         }
         Ok(Some(Members {
             members,
@@ -203,6 +232,35 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(None)
     }
+}
+
+/// A payload member read before its type was known.
+struct Early<'a> {
+    key: &'static str,
+    payload: Obj<Box<Payload<'a>>>,
+    canon: Vec<u8>,
+    /// How many members came before it.
+    at: usize,
+}
+
+/// A typed payload as [`Members`] holds it: the member and view, its canonical form, its position.
+type Typed<'a> = (
+    Option<(&'static str, Obj<Box<Payload<'a>>>)>,
+    Vec<u8>,
+    usize,
+);
+
+impl<'a> Early<'a> {
+    fn accept(self) -> Typed<'a> {
+        (Some((self.key, self.payload)), self.canon, self.at)
+    }
+}
+
+/// `key` if it is the (current) payload member name of a mapped Tencent type.
+fn first_payload_key(key: &str) -> Option<&'static str> {
+    types::type_mappings(Provider::Tencent)
+        .iter()
+        .find_map(|m| m.payload_keys.first().copied().filter(|k| *k == key))
 }
 
 /// Parse `raw` as an event object (or fail with [`NormalizeError::NotObject`]), reading the payload of a mapped type in the same pass.
@@ -244,10 +302,25 @@ mod tests {
                 r#"{"EventType":"NewFileUpload","FileUploadEvent":{"Z\u00e9":"\u0041","A":[{"y":1,"x":-2.5}]},"B":{}}"#,
                 true,
             ),
+            // A payload before `EventType` is read on speculation …
             (
                 r#"{"FileUploadEvent":{"FileId":"3"},"EventType":"NewFileUpload"}"#,
+                true,
+            ),
+            (
+                r#"{"Z":1,"FileUploadEvent":{"b":2,"a":1},"EventHandle":"h","EventType":"NewFileUpload"}"#,
+                true,
+            ),
+            // … and when it is not this type's payload, the split is redone untyped.
+            (
+                r#"{"FileUploadEvent":{"FileId":"3"},"EventType":"PullComplete"}"#,
                 false,
             ),
+            (
+                r#"{"FileUploadEvent":{"FileId":"3"},"EventType":"SomethingNew"}"#,
+                false,
+            ),
+            (r#"{"FileUploadEvent":{"FileId":"3"}}"#, false),
             (
                 r#"{"EventType":"SomethingNew","SomethingNewEvent":{"b":[2],"a":1}}"#,
                 false,
