@@ -45,14 +45,7 @@ async fn bridge_sigkilled_mid_stream_loses_nothing_acknowledged() {
     sender.stop().await;
     let after_restart = ledger.acknowledged() - restarted;
 
-    let read = read_stream(
-        &nats.url(),
-        "VOD",
-        "vod.>",
-        &ledger,
-        Duration::from_secs(20),
-    )
-    .await;
+    let read = read_stream(&nats.url(), &ledger).await;
     let report = ledger.report();
     println!(
         "pid {first_pid} killed, pid {} ready {ready_after:.1?} after the restart; acknowledged before the kill: \

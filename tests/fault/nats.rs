@@ -42,14 +42,7 @@ async fn nats_killed_mid_stream_loses_nothing_acknowledged() {
     sender.stop().await;
     let after_restart = ledger.acknowledged() - restarted;
 
-    let read = read_stream(
-        &nats.url(),
-        "VOD",
-        "vod.>",
-        &ledger,
-        Duration::from_secs(20),
-    )
-    .await;
+    let read = read_stream(&nats.url(), &ledger).await;
     let report = ledger.report();
     println!(
         "acknowledged before the kill: {before_kill}, during the outage and restart: {}, after: {after_restart}; \

@@ -132,14 +132,7 @@ async fn poller_confirms_nothing_while_the_sink_is_down_and_everything_after() {
             ledger.answered(&file_id(n), &Outcome::Accepted);
         }
     }
-    let read = read_stream(
-        &nats.url(),
-        "VOD",
-        "vod.>",
-        &ledger,
-        Duration::from_secs(20),
-    )
-    .await;
+    let read = read_stream(&nats.url(), &ledger).await;
     let report = ledger.report();
     let metrics = bridge.metrics().await;
     let redelivered: Vec<&str> = metrics

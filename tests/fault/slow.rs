@@ -109,14 +109,7 @@ async fn stalled_broker_answers_503_with_bounded_memory_and_in_flight() {
     let after_resume = ledger.acknowledged() - resumed;
     let rss_after = bridge.rss_kib().unwrap_or(0);
 
-    let read = read_stream(
-        &nats.url(),
-        "VOD",
-        "vod.>",
-        &ledger,
-        Duration::from_secs(20),
-    )
-    .await;
+    let read = read_stream(&nats.url(), &ledger).await;
     let report = ledger.report();
     let rejected = |reason: &str| {
         metric(

@@ -8,31 +8,31 @@ use futures::StreamExt as _;
 
 use crate::ledger::Ledger;
 
-/// Every event on `filter` in stream `stream` at `url`, recorded in `ledger` by media id
+/// The stream [`bridge_config`] has the bridge create, and the subjects its events go to.
+const STREAM: &str = "VOD";
+const FILTER: &str = "vod.>";
+/// Time allowed to read the whole stream back.
+const READ_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Every event in the bridge's stream at `url`, recorded in `ledger` by media id
 /// (`data.media.id` of the structured CloudEvent) and CloudEvents id. Reads until the number of
-/// messages on `filter` when the read starts has arrived, or `timeout`. Returns how many
-/// messages were read.
-pub async fn read_stream(
-    url: &str,
-    stream: &str,
-    filter: &str,
-    ledger: &Ledger,
-    timeout: Duration,
-) -> u64 {
-    let deadline = Instant::now() + timeout;
+/// messages on the event subjects when the read starts has arrived, or [`READ_TIMEOUT`]. Returns
+/// how many messages were read.
+pub async fn read_stream(url: &str, ledger: &Ledger) -> u64 {
+    let deadline = Instant::now() + READ_TIMEOUT;
     let client = async_nats::connect(url).await.expect("reader connects");
     let js = jetstream::new(client);
-    let stream = js.get_stream(stream).await.expect("stream exists");
+    let stream = js.get_stream(STREAM).await.expect("stream exists");
     let mut consumer: consumer::PullConsumer = stream
         .create_consumer(consumer::pull::Config {
-            filter_subject: filter.to_owned(),
+            filter_subject: FILTER.to_owned(),
             deliver_policy: consumer::DeliverPolicy::All,
             ack_policy: consumer::AckPolicy::None,
             ..Default::default()
         })
         .await
         .expect("consumer");
-    // Messages on `filter` when the consumer was made: the target of the read.
+    // Messages on the event subjects when the consumer was made: the target of the read.
     let total = consumer.info().await.expect("consumer info").num_pending;
     let mut read = 0u64;
     while read < total && Instant::now() < deadline {
