@@ -23,3 +23,33 @@ wait_ready() {
   echo "vodbridge never became ready" >&2
   return 1
 }
+
+# file_bridge_config DIR LISTEN_PORT ADMIN_PORT [SERVER_LINES] [SINK_LINES]: print a bridge
+# configuration for load and API checks: both vendors' sources without authentication, one file
+# sink writing DIR/data/events.jsonl (dead letters to DIR/data/deadletter.jsonl). SERVER_LINES and
+# SINK_LINES are extra TOML lines for `[server]` and the file sink (`rotate_bytes = 0`, …); more
+# sinks can be appended to the output.
+file_bridge_config() {
+  cat <<TOML
+[server]
+listen = "127.0.0.1:$2"
+admin_listen = "127.0.0.1:$3"
+${4:-}
+[log]
+level = "warn"
+[[sources]]
+name = "tencent"
+provider = "tencent"
+[[sources]]
+name = "volcengine"
+provider = "volcengine"
+[dead_letter]
+sink = "local"
+destination = "$1/data/deadletter.jsonl"
+[[sinks]]
+name = "local"
+type = "file"
+path = "$1/data/events.jsonl"
+${5:-}
+TOML
+}

@@ -71,28 +71,8 @@ cleanup() {
 trap cleanup EXIT
 
 BRIDGE_PORT=$(free_port); ADMIN_PORT=$(free_port)
-cat > "$WORK/vodbridge.toml" <<TOML
-[server]
-listen = "127.0.0.1:$BRIDGE_PORT"
-admin_listen = "127.0.0.1:$ADMIN_PORT"
-[log]
-level = "warn"
-[[sources]]
-name = "tencent"
-provider = "tencent"
-[[sources]]
-name = "volcengine"
-provider = "volcengine"
-[[sinks]]
-name = "local"
-type = "file"
-path = "$WORK/data/events.jsonl"
 # Never rotate: the check reads every event back.
-rotate_bytes = 0
-[dead_letter]
-sink = "local"
-destination = "$WORK/data/deadletter.jsonl"
-TOML
+file_bridge_config "$WORK" "$BRIDGE_PORT" "$ADMIN_PORT" "" "rotate_bytes = 0" > "$WORK/vodbridge.toml"
 
 if [ "$NATS" = 1 ]; then
   NATS_PORT=$(free_port); NATS_MON=$(free_port)

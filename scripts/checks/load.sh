@@ -47,27 +47,7 @@ cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 LISTEN=$(free_port); ADMIN=$(free_port)
-cat > "$WORK/vodbridge.toml" <<TOML
-[server]
-listen = "127.0.0.1:$LISTEN"
-admin_listen = "127.0.0.1:$ADMIN"
-[log]
-level = "warn"
-[[sources]]
-name = "tencent"
-provider = "tencent"
-[[sources]]
-name = "volcengine"
-provider = "volcengine"
-[[sinks]]
-name = "local"
-type = "file"
-path = "$WORK/data/events.jsonl"
-rotate_bytes = 0
-[dead_letter]
-sink = "local"
-destination = "$WORK/data/deadletter.jsonl"
-TOML
+file_bridge_config "$WORK" "$LISTEN" "$ADMIN" "" "rotate_bytes = 0" > "$WORK/vodbridge.toml"
 "$BIN" run --config "$WORK/vodbridge.toml" 2>"$WORK/vodbridge.log" &
 PID=$!
 wait_ready "$PID" "$ADMIN" "$WORK/vodbridge.log"

@@ -46,33 +46,8 @@ trap cleanup EXIT
 
 LISTEN=$(free_port)
 ADMIN=$(free_port)
-cat >"$WORK/vodbridge.toml" <<EOF
-[server]
-listen = "127.0.0.1:$LISTEN"
-admin_listen = "127.0.0.1:$ADMIN"
 # Small enough that generated bodies can reach it now and then.
-max_body_bytes = 65536
-
-[log]
-level = "warn"
-
-[[sources]]
-name = "tencent"
-provider = "tencent"
-
-[[sources]]
-name = "volcengine"
-provider = "volcengine"
-
-[[sinks]]
-name = "local"
-type = "file"
-path = "$WORK/data/events.jsonl"
-
-[dead_letter]
-sink = "local"
-destination = "$WORK/data/deadletter.jsonl"
-EOF
+file_bridge_config "$WORK" "$LISTEN" "$ADMIN" "max_body_bytes = 65536" > "$WORK/vodbridge.toml"
 
 "$BIN" run --config "$WORK/vodbridge.toml" 2>"$WORK/vodbridge.log" &
 PID=$!
