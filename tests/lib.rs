@@ -56,6 +56,33 @@ pub fn vodbridge_binary() -> PathBuf {
     .clone()
 }
 
+/// The `[[sinks]]` and `[dead_letter]` tables of a bridge configuration with one structured
+/// JetStream sink `nats` on `nats_url`: events on their canonical type as subject, the `VOD`
+/// stream on `vod.>` and `deadletter.>`, dead letters on `deadletter.vod`.
+pub fn nats_sink_toml(nats_url: &str) -> String {
+    format!(
+        r#"
+[[sinks]]
+name = "nats"
+type = "nats"
+url = "{nats_url}"
+subject = "{{type}}"
+jetstream = true
+mode = "structured"
+connect_timeout = "2s"
+
+[sinks.stream]
+name = "VOD"
+subjects = ["vod.>", "deadletter.>"]
+max_age = "1h"
+
+[dead_letter]
+sink = "nats"
+destination = "deadletter.vod"
+"#
+    )
+}
+
 /// A free TCP port on the loopback interface.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::{self, consumer};
 use futures::StreamExt as _;
 use vodbridge_test_support::nats::NatsServer;
-use vodbridge_tests::{fixtures, free_port, Bridge};
+use vodbridge_tests::{fixtures, free_port, nats_sink_toml, Bridge};
 
 async fn start_bridge(dir: &Path, nats_url: &str, listen: u16, admin: u16) -> Bridge {
+    let sinks = nats_sink_toml(nats_url);
     let config = format!(
         r#"
 [server]
@@ -26,23 +27,7 @@ provider = "tencent"
 [[sources]]
 name = "volcengine"
 provider = "volcengine"
-
-[[sinks]]
-name = "nats"
-type = "nats"
-url = "{nats_url}"
-subject = "{{type}}"
-jetstream = true
-mode = "structured"
-
-[sinks.stream]
-name = "VOD"
-subjects = ["vod.>", "deadletter.>"]
-max_age = "1h"
-
-[dead_letter]
-sink = "nats"
-destination = "deadletter.vod"
+{sinks}
 "#
     );
     Bridge::start(dir, &config, admin).await

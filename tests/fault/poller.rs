@@ -11,7 +11,7 @@ use vodbridge_test_support::fake_vod::{upload_event, FakeVod, FakeVodConfig};
 use vodbridge_test_support::nats::NatsServer;
 use vodbridge_tests::ledger::{Ledger, Outcome};
 use vodbridge_tests::nats::read_stream;
-use vodbridge_tests::{free_port, vodbridge_binary, Bridge};
+use vodbridge_tests::{free_port, nats_sink_toml, vodbridge_binary, Bridge};
 
 /// Events queued while the sink is down.
 const EVENTS: u64 = 48;
@@ -40,28 +40,12 @@ endpoint = "{endpoint}"
 concurrency = 2
 backoff_initial = "50ms"
 backoff_max = "500ms"
-
-[[sinks]]
-name = "nats"
-type = "nats"
-url = "{nats_url}"
-subject = "{{type}}"
-jetstream = true
-mode = "structured"
-connect_timeout = "2s"
-
-[sinks.stream]
-name = "VOD"
-subjects = ["vod.>", "deadletter.>"]
-max_age = "1h"
-
-[dead_letter]
-sink = "nats"
-destination = "deadletter.vod"
+{sinks}
 "#,
         secret_id = fake.config().secret_id,
         secret_key = fake.config().secret_key,
         endpoint = fake.endpoint(),
+        sinks = nats_sink_toml(nats_url),
     )
 }
 

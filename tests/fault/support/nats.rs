@@ -67,6 +67,7 @@ pub fn bridge_config(listen: u16, admin: u16, nats_url: &str, server: &str) -> S
     } else {
         "ack_timeout = \"2s\""
     };
+    let sinks = crate::nats_sink_toml(nats_url);
     format!(
         r#"
 [server]
@@ -82,24 +83,7 @@ level = "info"
 [[sources]]
 name = "tencent"
 provider = "tencent"
-
-[[sinks]]
-name = "nats"
-type = "nats"
-url = "{nats_url}"
-subject = "{{type}}"
-jetstream = true
-mode = "structured"
-connect_timeout = "2s"
-
-[sinks.stream]
-name = "VOD"
-subjects = ["vod.>", "deadletter.>"]
-max_age = "1h"
-
-[dead_letter]
-sink = "nats"
-destination = "deadletter.vod"
+{sinks}
 "#
     )
 }
