@@ -48,19 +48,7 @@ async fn connect_bounded(name: &str, config: KafkaSinkConfig) -> KafkaSink {
 
 /// Poll `health` until it satisfies `accept`, failing after [`RECOVERY`] with the last answer.
 async fn wait_health(sink: &KafkaSink, broker: &KafkaBroker, accept: impl Fn(&SinkHealth) -> bool) {
-    let deadline = tokio::time::Instant::now() + RECOVERY;
-    loop {
-        let health = sink.health().await;
-        if accept(&health) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "health still {health:?} after {RECOVERY:?}; broker log:\n{}",
-            broker.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    vodbridge_test_support::wait_health(sink, RECOVERY, accept, || broker.log()).await;
 }
 
 /// Publish `events` expecting a retriable failure within [`NO_HANG`]; returns its reason.

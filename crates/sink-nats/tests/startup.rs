@@ -30,19 +30,7 @@ async fn connect_bounded(config: NatsSinkConfig) -> (NatsSink, prometheus::Regis
 
 /// Poll `health` until it satisfies `accept`, failing after [`RECOVERY`] with the last answer.
 async fn wait_health(sink: &NatsSink, server: &NatsServer, accept: impl Fn(&SinkHealth) -> bool) {
-    let deadline = tokio::time::Instant::now() + RECOVERY;
-    loop {
-        let health = sink.health().await;
-        if accept(&health) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "health still {health:?} after {RECOVERY:?}; server log:\n{}",
-            server.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    vodbridge_test_support::wait_health(sink, RECOVERY, accept, || server.log()).await;
 }
 
 fn unhealthy_because(health: &SinkHealth, needle: &str) -> bool {
