@@ -14,7 +14,7 @@ pub const CONTENT_TYPE_JSON: &str = "application/json";
 
 /// Bytes reserved beyond `data` when an event is serialized: the context and extension attributes
 /// (id, source, type, subject, time, …) take a few hundred.
-pub(crate) const ENVELOPE_RESERVE: usize = 512;
+const ENVELOPE_RESERVE: usize = 512;
 
 /// The cloud vendor an event came from (CloudEvents extension attribute `provider`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -147,12 +147,16 @@ pub struct CanonicalEvent {
 impl CanonicalEvent {
     /// The event in CloudEvents JSON format (structured mode), as bytes.
     pub fn to_structured_json(&self) -> Vec<u8> {
-        // `data` is most of the event; sizing for it up front saves the five or so reallocations
-        // (and copies) of growing from serde_json's default 128 bytes.
-        let mut out = Vec::with_capacity(self.data.get().len() + ENVELOPE_RESERVE);
+        let mut out = Vec::with_capacity(self.structured_len_hint());
         // Serializing plain strings, enums and a RawValue cannot fail.
         let _ = serde_json::to_writer(&mut out, self);
         out
+    }
+
+    /// A capacity for the structured JSON of this event: `data` is most of it, the envelope a
+    /// few hundred bytes. Sizing buffers with it saves growing them from serde_json's 128 bytes.
+    pub fn structured_len_hint(&self) -> usize {
+        self.data.get().len() + ENVELOPE_RESERVE
     }
 
     /// The `data` object's JSON text (binary mode body).

@@ -79,8 +79,7 @@ impl FileSink {
         if events.is_empty() {
             return Ok(());
         }
-        // `data` is most of each line; the rest is the envelope's few hundred bytes.
-        let size: usize = events.iter().map(|e| e.data_json().len() + 512).sum();
+        let size: usize = events.iter().map(|e| e.structured_len_hint()).sum();
         let mut lines = Vec::with_capacity(size);
         for event in events {
             write_json_line(&mut lines, event);
@@ -218,7 +217,7 @@ impl Sink for FileSink {
 /// insignificant whitespace (inside strings they are escaped), so turning them into spaces keeps
 /// the event identical while making it one line.
 pub fn json_line(event: &CanonicalEvent) -> Vec<u8> {
-    let mut line = Vec::with_capacity(event.data_json().len() + 512);
+    let mut line = Vec::with_capacity(event.structured_len_hint());
     write_json_line(&mut line, event);
     line
 }
