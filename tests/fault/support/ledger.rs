@@ -265,6 +265,29 @@ impl Report {
             "callbacks never accepted within the retry budget\n{self}\n{context}"
         );
     }
+
+    /// Every 503 answer carried `Retry-After` (the vendor needs it to pace its retries).
+    pub fn assert_retry_after(&self) {
+        assert_eq!(
+            self.missing_retry_after, 0,
+            "every 503 carries Retry-After\n{self}"
+        );
+    }
+
+    /// A broker outage really happened and was ridden out: callbacks were accepted before the
+    /// broker was killed (`before_kill`) and after it came back (`after_restart`), the outage was
+    /// answered 503, and every 503 carried `Retry-After`.
+    pub fn assert_outage_answered(&self, before_kill: usize, after_restart: usize) {
+        assert!(
+            before_kill > 0 && after_restart > 0,
+            "callbacks must be accepted before the kill and after the restart\n{self}"
+        );
+        assert!(
+            self.answered_503 > 0,
+            "the outage must have been noticed (503 answers)\n{self}"
+        );
+        self.assert_retry_after();
+    }
 }
 
 impl fmt::Display for Report {
