@@ -6,7 +6,9 @@ use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 use vodbridge_core::Provider;
-use vodbridge_normalizer::{normalize, normalize_pulled, type_mappings, SourceContext};
+use vodbridge_normalizer::{
+    normalize, normalize_pulled, pull_events_elements, type_mappings, SourceContext,
+};
 
 fn ctx() -> SourceContext<'static> {
     SourceContext {
@@ -152,6 +154,52 @@ fn shuffled_with_nulls(v: &Value) -> String {
     }
 }
 
+/// JSON whitespace drawn from `seed` (a linear congruential generator's state).
+fn ws(seed: &mut u64) -> &'static str {
+    *seed = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    ["", "", " ", "\n", "\t ", "\r\n  "][(*seed >> 33) as usize % 6]
+}
+
+/// `v` as JSON text with whitespace drawn from `seed` around every token, and some strings
+/// (keys too) spelled with `\u` escapes.
+fn spaced(v: &Value, seed: &mut u64) -> String {
+    fn string(s: &str, seed: &mut u64) -> String {
+        let text = Value::String(s.to_owned()).to_string();
+        // Now and then (one string in 36), so that most elements' first keys have none.
+        if ws(seed) != "\t " || ws(seed) != "\t " {
+            text
+        } else {
+            text.replace('e', "\\u0065")
+        }
+    }
+    match v {
+        Value::Object(map) => {
+            let members: Vec<String> = map
+                .iter()
+                .map(|(k, v)| {
+                    let (a, b, c) = (ws(seed), ws(seed), ws(seed));
+                    format!("{a}{}{b}:{c}{}", string(k, seed), spaced(v, seed))
+                })
+                .collect();
+            format!("{{{}{}}}", members.join(","), ws(seed))
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items
+                .iter()
+                .map(|i| format!("{}{}", ws(seed), spaced(i, seed)))
+                .collect();
+            format!("[{}{}]", items.join(","), ws(seed))
+        }
+        Value::String(s) => string(s, seed),
+        other => other.to_string(),
+    }
+}
+
+/// What `normalize` gives: every event's structured JSON, or the error's reason and text.
+type Outcome = Result<Vec<Vec<u8>>, (&'static str, String)>;
+
 fn ids(provider: Provider, body: &[u8]) -> Option<Vec<String>> {
     normalize(provider, body, &ctx())
         .ok()
@@ -192,6 +240,41 @@ proptest! {
             // The original is embedded byte for byte.
             let embedded = format!("\"original\":{}", body);
             prop_assert!(events[0].data_json().contains(&embedded));
+        }
+    }
+
+    #[test]
+    fn a_pull_response_normalizes_like_its_elements_one_by_one(
+        events in prop::collection::vec(prop_oneof![7 => arb_tencent_event(), 1 => arb_json()], 0..5),
+        seed in any::<u64>(),
+    ) {
+        let mut seed = seed;
+        let set: Vec<String> = events
+            .iter()
+            .map(|e| format!("{}{}", ws(&mut seed), spaced(e, &mut seed)))
+            .collect();
+        let body = format!(
+            "{{\"Response\" :{{\"EventSet\":[{}\n],\"RequestId\":\"r\"}}}}",
+            set.join(",")
+        );
+        let whole: Outcome = normalize(Provider::Tencent, body.as_bytes(), &ctx())
+            .map(|events| events.iter().map(|e| e.to_structured_json()).collect())
+            .map_err(|e| (e.reason(), e.to_string()));
+        let elements = pull_events_elements(body.as_bytes()).expect("a well-formed response");
+        prop_assert_eq!(elements.len(), events.len());
+        let one_by_one: Outcome = elements
+            .iter()
+            .map(|element| normalize_pulled(element.get(), &ctx()).result)
+            .map(|r| r.map(|e| e.to_structured_json()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| (e.reason(), e.to_string()));
+        prop_assert_eq!(&whole, &one_by_one);
+        if let Ok(structured) = whole {
+            for (event, element) in structured.iter().zip(&elements) {
+                // Each element's original is embedded byte for byte.
+                let embedded = format!("\"original\":{}", element.get());
+                prop_assert!(String::from_utf8_lossy(event).contains(&embedded));
+            }
         }
     }
 

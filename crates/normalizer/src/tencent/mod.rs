@@ -3,22 +3,20 @@
 
 mod legacy;
 mod payload;
+mod response;
 mod split;
 
 use std::borrow::Cow;
-use std::fmt;
-use std::marker::PhantomData;
 
-use serde::de::{self, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use vodbridge_core::{CanonicalEvent, Provider};
 
-use crate::lenient::{self, nonempty, Key, Obj, Scalar};
+use crate::lenient::{self, Obj, Scalar};
 use crate::record::{self, Header, Original};
 use crate::{ids, types, NormalizeError, PulledEvent, SourceContext, UNMAPPED_TYPE};
+pub(crate) use response::pull_response;
 pub(crate) use split::Members;
-use split::{body_members, event_members};
+use split::{body_members, event_members, BodyResponse};
 
 /// Top-level members excluded from the id: the pull queue's handle and the callback's
 /// authentication fields (both differ between deliveries of one occurrence).
@@ -29,11 +27,17 @@ pub(crate) fn normalize(
     text: &str,
     ctx: &SourceContext<'_>,
 ) -> Result<Vec<CanonicalEvent>, NormalizeError> {
+    if response::looks_like_pull_response(text) {
+        if let Some(events) = response::normalize_in_one_pass(text, ctx) {
+            return events;
+        }
+    }
     // The split validates the whole body (a `PullEvents` body needs nothing more), so a single
     // event's `original` is the body text itself, not scanned again.
     let mut top = body_members(text)?;
-    if let Some(MaybeResponse(response)) = top.take_response() {
-        return response_elements(response)?
+    // `body_members` captures the elements raw.
+    if let Some(BodyResponse::Raw(response)) = top.take_response() {
+        return response::elements(response.0)?
             .into_iter()
             .map(|element| event(Original::Raw(element), &event_members(element.get())?, ctx))
             .collect();
@@ -44,178 +48,6 @@ pub(crate) fn normalize(
         return legacy::event(raw, &top, ctx).map(|e| vec![e]);
     }
     event(raw, &top, ctx).map(|e| vec![e])
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ApiError<'a> {
-    #[serde(borrow)]
-    code: Option<Scalar<'a>>,
-    #[serde(borrow)]
-    message: Option<Scalar<'a>>,
-}
-
-/// The raw `EventSet` elements of a `PullEvents` `Response` object.
-pub(crate) fn pull_response(response: &RawValue) -> Result<Vec<&RawValue>, NormalizeError> {
-    let view =
-        serde_json::from_str::<MaybeResponse<'_>>(response.get()).map_err(NormalizeError::json)?;
-    response_elements(view.0)
-}
-
-/// The raw `EventSet` elements of a split `Response` (`None`: it was not an object).
-fn response_elements<'a>(
-    view: Option<ResponseView<'a>>,
-) -> Result<Vec<&'a RawValue>, NormalizeError> {
-    let view = view.ok_or(NormalizeError::NotObject)?;
-    if let Some(error) = view.error {
-        let e: Obj<ApiError<'_>> = lenient::view(error.get())?;
-        let e = e.get();
-        return Err(NormalizeError::ApiError {
-            code: e
-                .and_then(|e| nonempty(&e.code))
-                .map_or_else(|| "Unknown".to_owned(), Cow::into_owned),
-            message: e
-                .and_then(|e| nonempty(&e.message))
-                .map(Cow::into_owned)
-                .unwrap_or_default(),
-        });
-    }
-    match view.event_set {
-        EventSet::Absent => Ok(Vec::new()),
-        EventSet::Elements(elements) => Ok(elements),
-        EventSet::NotArray => Err(NormalizeError::field(
-            "Response.EventSet",
-            "an array of events",
-        )),
-    }
-}
-
-/// The first non-`null` `EventSet` member of a `Response`.
-enum EventSet<'a> {
-    /// Absent or `null`.
-    Absent,
-    /// An array: its raw elements.
-    Elements(Vec<&'a RawValue>),
-    /// Any other value.
-    NotArray,
-}
-
-/// A `Response` object read in one pass: the first non-`null` `Error` (raw) and `EventSet`
-/// (split into raw elements while it is read, rather than kept raw and parsed again).
-/// Deserializes as `None` when the value is not an object.
-struct ResponseView<'a> {
-    error: Option<&'a RawValue>,
-    event_set: EventSet<'a>,
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for EventSet<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = EventSet<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut elements = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(e) = seq.next_element::<&'de RawValue>()? {
-                    elements.push(e);
-                }
-                Ok(EventSet::Elements(elements))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map
-                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
-                    .is_some()
-                {}
-                Ok(EventSet::NotArray)
-            }
-            fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<Self::Value, E> {
-                Ok(EventSet::NotArray)
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(EventSet::NotArray)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(EventSet::NotArray)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(EventSet::NotArray)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(EventSet::NotArray)
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(EventSet::NotArray)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(EventSet::Absent)
-            }
-        }
-        d.deserialize_any(V(PhantomData))
-    }
-}
-
-/// A [`ResponseView`], or `None` when the value was not an object.
-pub(super) struct MaybeResponse<'a>(Option<ResponseView<'a>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for MaybeResponse<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = MaybeResponse<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut view = ResponseView {
-                    error: None,
-                    event_set: EventSet::Absent,
-                };
-                while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
-                    match k.as_ref() {
-                        "Error" if view.error.is_none() => {
-                            let v = map.next_value::<&'de RawValue>()?;
-                            view.error = (v.get() != "null").then_some(v);
-                        }
-                        "EventSet" if matches!(view.event_set, EventSet::Absent) => {
-                            view.event_set = map.next_value()?;
-                        }
-                        _ => {
-                            map.next_value::<de::IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(MaybeResponse(Some(view)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-                Ok(MaybeResponse(None))
-            }
-            fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<Self::Value, E> {
-                Ok(MaybeResponse(None))
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(MaybeResponse(None))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(MaybeResponse(None))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(MaybeResponse(None))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(MaybeResponse(None))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(MaybeResponse(None))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(MaybeResponse(None))
-            }
-        }
-        d.deserialize_any(V(PhantomData))
-    }
 }
 
 /// One pulled `EventSet` element.

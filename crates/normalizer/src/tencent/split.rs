@@ -13,12 +13,12 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
-use serde::Deserializer;
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use vodbridge_core::Provider;
 
 use super::payload::Payload;
-use super::MaybeResponse;
+use super::response::MaybeResponse;
 use crate::ids::{self, TeeBuf, TeeSeed};
 use crate::lenient::{Key, Obj, Scalar};
 use crate::{types, NormalizeError};
@@ -37,8 +37,51 @@ pub(crate) struct Members<'a> {
     payload_at: usize,
     /// The first non-`null` `Response` of a body, split while it is read (then not in
     /// `members`); only when the split was asked to look for one.
-    response: Option<MaybeResponse<'a>>,
+    response: Option<BodyResponse<'a>>,
+    /// Where the object lies in the text it was read from, as addresses: the first key's text
+    /// (when it was borrowed from the text, i.e. had no escapes) and the latest point known to lie
+    /// between two members (after a borrowed key's closing quote or after a raw value). From
+    /// these the text of an `EventSet` element is found in its body (`response::locate`).
+    bounds: Option<(usize, usize)>,
 }
+
+/// Whether and how the split reads a body's `PullEvents` `Response`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResponseMode {
+    /// Not at all: a `Response` member is a member like any other (an event object).
+    Ignore,
+    /// Its `EventSet` elements are captured as raw values.
+    Raw,
+    /// Its `EventSet` elements are split (typed payload, teed id) while they are read.
+    Split,
+}
+
+/// A body's `Response`, read as the [`ResponseMode`] asked.
+pub(crate) enum BodyResponse<'a> {
+    /// Elements captured as raw values.
+    Raw(MaybeResponse<'a, &'a RawValue>),
+    /// Elements split while they were read.
+    Split(MaybeResponse<'a, Members<'a>>),
+}
+
+/// An `EventSet` element split while its body is read (the typed payload on the first attempt,
+/// as [`Members::parse_event`] would); any element that is not an object fails the read, which
+/// sends the body down the general path.
+impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(V {
+            typed_payload: true,
+            response: ResponseMode::Ignore,
+            len: ELEMENT_LEN_HINT,
+            marker: PhantomData,
+        })?
+        .ok_or_else(|| de::Error::custom("an EventSet element is not an object"))
+    }
+}
+
+/// A capacity hint for the canonical form of an element's payload (the element's length is not
+/// known while it is read; a typical event is about a kilobyte).
+const ELEMENT_LEN_HINT: usize = 2048;
 
 impl<'a> Members<'a> {
     /// Parse `raw` as an object (`None` when it is valid JSON but not an object), reading the
@@ -46,15 +89,16 @@ impl<'a> Members<'a> {
     /// `PullEvents` `Response` in the same pass too.
     pub(crate) fn parse_event(
         raw: &'a str,
-        response: bool,
+        response: ResponseMode,
     ) -> Result<Option<Self>, NormalizeError> {
         Self::parse_with(raw, true, response).or_else(|_| Self::parse_with(raw, false, response))
     }
 
-    fn parse_with(
+    /// One attempt of [`Members::parse_event`]: with or without the typed payload.
+    pub(crate) fn parse_with(
         raw: &'a str,
         typed_payload: bool,
-        response: bool,
+        response: ResponseMode,
     ) -> Result<Option<Self>, NormalizeError> {
         let mut de = serde_json::Deserializer::from_str(raw);
         let members = de
@@ -75,8 +119,13 @@ impl<'a> Members<'a> {
     }
 
     /// Take the `Response` split during the parse (bodies only).
-    pub(crate) fn take_response(&mut self) -> Option<MaybeResponse<'a>> {
+    pub(crate) fn take_response(&mut self) -> Option<BodyResponse<'a>> {
         self.response.take()
+    }
+
+    /// Where the object lies in its text (see the field).
+    pub(crate) fn bounds(&self) -> Option<(usize, usize)> {
+        self.bounds
     }
 
     /// Every member in input order (the typed payload excepted).
@@ -119,7 +168,7 @@ impl<'a> Members<'a> {
 /// The split visitor: `None` when the value is not an object.
 struct V<'a> {
     typed_payload: bool,
-    response: bool,
+    response: ResponseMode,
     /// Length of the text (a capacity hint).
     len: usize,
     marker: PhantomData<&'a ()>,
@@ -136,6 +185,8 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
         let mut payload_canon = Vec::new();
         let mut payload_at = 0;
         let mut response = None;
+        let mut bounds: Option<(usize, usize)> = None;
+        let mut first = true;
         let mut seen_type = false;
         // The first payload member of the type named by the first non-null `EventType`.
         let mut payload_key: Option<&'static str> = None;
@@ -144,6 +195,16 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
         // payload shares that view; `EventType` then confirms it, or the split is redone untyped.
         let mut early: Option<Early<'de>> = None;
         while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            if let Cow::Borrowed(key) = &k {
+                let at = key.as_ptr() as usize;
+                let after = at + key.len() + 1;
+                match &mut bounds {
+                    Some((_, tail)) => *tail = after,
+                    None if first => bounds = Some((at, after)),
+                    None => {}
+                }
+            }
+            first = false;
             let now = payload.is_none() && payload_key == Some(k.as_ref());
             let speculative = !seen_type && early.is_none() && payload.is_none();
             let key = match () {
@@ -175,11 +236,21 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
                 }
                 continue;
             }
-            if self.response && response.is_none() && k == "Response" {
-                response = map.next_value::<Option<MaybeResponse<'de>>>()?;
+            if self.response != ResponseMode::Ignore && response.is_none() && k == "Response" {
+                response = match self.response {
+                    ResponseMode::Split => map
+                        .next_value::<Option<MaybeResponse<'de, Members<'de>>>>()?
+                        .map(BodyResponse::Split),
+                    _ => map
+                        .next_value::<Option<MaybeResponse<'de, &'de RawValue>>>()?
+                        .map(BodyResponse::Raw),
+                };
                 continue;
             }
             let v = map.next_value::<&'de RawValue>()?;
+            if let Some((_, tail)) = &mut bounds {
+                *tail = v.get().as_ptr() as usize + v.get().len();
+            }
             if self.typed_payload && !seen_type && k == "EventType" && v.get() != "null" {
                 seen_type = true;
                 payload_key = match serde_json::from_str::<Scalar<'_>>(v.get()) {
@@ -205,6 +276,7 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
             payload_canon,
             payload_at,
             response,
+            bounds,
         }))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
@@ -265,12 +337,12 @@ fn first_payload_key(key: &str) -> Option<&'static str> {
 
 /// Parse `raw` as an event object (or fail with [`NormalizeError::NotObject`]), reading the payload of a mapped type in the same pass.
 pub(super) fn event_members(raw: &str) -> Result<Members<'_>, NormalizeError> {
-    Members::parse_event(raw, false)?.ok_or(NormalizeError::NotObject)
+    Members::parse_event(raw, ResponseMode::Ignore)?.ok_or(NormalizeError::NotObject)
 }
 
 /// [`event_members`] of a whole body, splitting a `PullEvents` `Response` in the same pass.
 pub(super) fn body_members(raw: &str) -> Result<Members<'_>, NormalizeError> {
-    Members::parse_event(raw, true)?.ok_or(NormalizeError::NotObject)
+    Members::parse_event(raw, ResponseMode::Raw)?.ok_or(NormalizeError::NotObject)
 }
 
 #[cfg(test)]

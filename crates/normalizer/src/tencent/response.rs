@@ -1,0 +1,374 @@
+//! `PullEvents` responses: the `Response` object, its `Error` and its `EventSet` elements.
+//!
+//! A response body is normally read in one pass: each `EventSet` element is split (its payload
+//! read into the typed view, its id teed) while the body is read, and its verbatim text, needed
+//! for `data.original`, is found afterwards from where its members lay in the body (see
+//! [`locate`]). Any failure of that pass — a bad element, an element that cannot be located —
+//! sends the body down the general path: each element captured as a `RawValue`, then split on its
+//! own. That path gives the same events and reports every error, so the one-pass reading changes
+//! nothing but the cost.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+use vodbridge_core::CanonicalEvent;
+
+use super::split::{BodyResponse, Members, ResponseMode};
+use crate::lenient::{self, nonempty, Key, Obj, Scalar};
+use crate::record::Original;
+use crate::{NormalizeError, SourceContext};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ApiError<'a> {
+    #[serde(borrow)]
+    code: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    message: Option<Scalar<'a>>,
+}
+
+/// The raw `EventSet` elements of a `PullEvents` `Response` object.
+pub(crate) fn pull_response(response: &RawValue) -> Result<Vec<&RawValue>, NormalizeError> {
+    let view = serde_json::from_str::<MaybeResponse<'_, &RawValue>>(response.get())
+        .map_err(NormalizeError::json)?;
+    elements(view.0)
+}
+
+/// Whether a body's first member is `Response`: a `PullEvents` response, worth the one-pass
+/// reading (any other body takes the general path at once, so a failed attempt costs nothing).
+pub(super) fn looks_like_pull_response(text: &str) -> bool {
+    text.trim_ascii_start()
+        .strip_prefix('{')
+        .is_some_and(|rest| rest.trim_ascii_start().starts_with("\"Response\""))
+}
+
+/// The events of a `PullEvents` response body read in one pass, or `None` when that pass cannot
+/// tell (the caller then takes the general path, which gives the same result or error).
+pub(super) fn normalize_in_one_pass(
+    text: &str,
+    ctx: &SourceContext<'_>,
+) -> Option<Result<Vec<CanonicalEvent>, NormalizeError>> {
+    let mut top = Members::parse_with(text, true, ResponseMode::Split).ok()??;
+    let Some(BodyResponse::Split(MaybeResponse(view))) = top.take_response() else {
+        return None;
+    };
+    let elements = match elements(view) {
+        Ok(elements) => elements,
+        Err(e) => return Some(Err(e)),
+    };
+    let texts = locate(text, &elements)?;
+    let mut events = Vec::with_capacity(elements.len());
+    for (element, raw) in elements.iter().zip(texts) {
+        let original = Original::of_body(raw).ok()?;
+        match super::event(original, element, ctx) {
+            Ok(event) => events.push(event),
+            Err(e) => return Some(Err(e)),
+        }
+    }
+    Some(Ok(events))
+}
+
+/// The verbatim text of each element split from `text`, or `None` if one cannot be located.
+///
+/// Each element knows the address of its first key (borrowed from `text`, so the element's `{`
+/// is the first byte before the key's opening quote that is not whitespace) and of a later point
+/// between two of its members. An element ends where the next one starts, before the `,` and the
+/// whitespace around it; the last element ends at the `}` that closes it, found by scanning from
+/// its last known point. The elements were parsed successfully, so they are valid JSON and only
+/// whitespace and punctuation lie between these points: each step is checked, and any surprise
+/// gives `None`.
+fn locate<'t>(text: &'t str, elements: &[Members<'_>]) -> Option<Vec<&'t str>> {
+    let bytes = text.as_bytes();
+    let base = text.as_ptr() as usize;
+    let offset = |address: usize| address.checked_sub(base).filter(|o| *o <= bytes.len());
+    let starts = elements
+        .iter()
+        .map(|e| object_start(bytes, offset(e.bounds()?.0)?))
+        .collect::<Option<Vec<usize>>>()?;
+    let mut texts = Vec::with_capacity(elements.len());
+    for (i, element) in elements.iter().enumerate() {
+        let end = match starts.get(i + 1) {
+            Some(&next) => end_before_next(bytes, next)?,
+            None => object_end(bytes, offset(element.bounds()?.1)?)?,
+        };
+        texts.push(text.get(starts[i]..end)?);
+    }
+    Some(texts)
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// The offset of the `{` of an object whose first key's text starts at `key`.
+fn object_start(bytes: &[u8], key: usize) -> Option<usize> {
+    let quote = key
+        .checked_sub(1)
+        .filter(|&q| bytes.get(q) == Some(&b'"'))?;
+    let before = bytes[..quote].iter().rposition(|&b| !is_ws(b))?;
+    (bytes[before] == b'{').then_some(before)
+}
+
+/// The end (exclusive) of the array element before the one starting at `next`: `}` ws `,` ws.
+fn end_before_next(bytes: &[u8], next: usize) -> Option<usize> {
+    let comma = bytes[..next].iter().rposition(|&b| !is_ws(b))?;
+    if bytes[comma] != b',' {
+        return None;
+    }
+    let close = bytes[..comma].iter().rposition(|&b| !is_ws(b))?;
+    (bytes[close] == b'}').then_some(close + 1)
+}
+
+/// The end (exclusive) of the object that `from` lies in, directly (between two of its members,
+/// outside any string), in valid JSON: the `}` that brings the nesting back to zero.
+pub(super) fn object_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut depth = 1u32;
+    let mut i = from;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' => {
+                // Skip the string: an escape's backslash hides the byte after it.
+                i += 1;
+                loop {
+                    let at = i + bytes
+                        .get(i..)?
+                        .iter()
+                        .position(|&c| c == b'"' || c == b'\\')?;
+                    if bytes[at] == b'"' {
+                        i = at;
+                        break;
+                    }
+                    i = at + 2;
+                }
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The `EventSet` elements of a split `Response` (`None`: it was not an object).
+pub(super) fn elements<E>(view: Option<ResponseView<'_, E>>) -> Result<Vec<E>, NormalizeError> {
+    let view = view.ok_or(NormalizeError::NotObject)?;
+    if let Some(error) = view.error {
+        let e: Obj<ApiError<'_>> = lenient::view(error.get())?;
+        let e = e.get();
+        return Err(NormalizeError::ApiError {
+            code: e
+                .and_then(|e| nonempty(&e.code))
+                .map_or_else(|| "Unknown".to_owned(), Cow::into_owned),
+            message: e
+                .and_then(|e| nonempty(&e.message))
+                .map(Cow::into_owned)
+                .unwrap_or_default(),
+        });
+    }
+    match view.event_set {
+        EventSet::Absent => Ok(Vec::new()),
+        EventSet::Elements(elements) => Ok(elements),
+        EventSet::NotArray => Err(NormalizeError::field(
+            "Response.EventSet",
+            "an array of events",
+        )),
+    }
+}
+
+/// The first non-`null` `EventSet` member of a `Response`.
+enum EventSet<E> {
+    /// Absent or `null`.
+    Absent,
+    /// An array: its elements (raw values, or split events).
+    Elements(Vec<E>),
+    /// Any other value.
+    NotArray,
+}
+
+/// A `Response` object read in one pass: the first non-`null` `Error` (raw) and `EventSet`
+/// (split into elements `E` while it is read, rather than kept raw and parsed again).
+pub(crate) struct ResponseView<'a, E> {
+    error: Option<&'a RawValue>,
+    event_set: EventSet<E>,
+}
+
+impl<'de, E: Deserialize<'de>> Deserialize<'de> for EventSet<E> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<E>(PhantomData<E>);
+        impl<'de, E: Deserialize<'de>> Visitor<'de> for V<E> {
+            type Value = EventSet<E>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut elements = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(e) = seq.next_element::<E>()? {
+                    elements.push(e);
+                }
+                Ok(EventSet::Elements(elements))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(EventSet::NotArray)
+            }
+            fn visit_borrowed_str<Er: de::Error>(self, _: &'de str) -> Result<Self::Value, Er> {
+                Ok(EventSet::NotArray)
+            }
+            fn visit_str<Er: de::Error>(self, _: &str) -> Result<Self::Value, Er> {
+                Ok(EventSet::NotArray)
+            }
+            fn visit_u64<Er: de::Error>(self, _: u64) -> Result<Self::Value, Er> {
+                Ok(EventSet::NotArray)
+            }
+            fn visit_i64<Er: de::Error>(self, _: i64) -> Result<Self::Value, Er> {
+                Ok(EventSet::NotArray)
+            }
+            fn visit_f64<Er: de::Error>(self, _: f64) -> Result<Self::Value, Er> {
+                Ok(EventSet::NotArray)
+            }
+            fn visit_bool<Er: de::Error>(self, _: bool) -> Result<Self::Value, Er> {
+                Ok(EventSet::NotArray)
+            }
+            fn visit_unit<Er: de::Error>(self) -> Result<Self::Value, Er> {
+                Ok(EventSet::Absent)
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// A [`ResponseView`], or `None` when the value was not an object.
+pub(crate) struct MaybeResponse<'a, E>(pub(super) Option<ResponseView<'a, E>>);
+
+impl<'de: 'a, 'a, E: Deserialize<'de>> Deserialize<'de> for MaybeResponse<'a, E> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a, E>(PhantomData<(&'a (), E)>);
+        impl<'de: 'a, 'a, E: Deserialize<'de>> Visitor<'de> for V<'a, E> {
+            type Value = MaybeResponse<'a, E>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut view = ResponseView {
+                    error: None,
+                    event_set: EventSet::Absent,
+                };
+                while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+                    match k.as_ref() {
+                        "Error" if view.error.is_none() => {
+                            let v = map.next_value::<&'de RawValue>()?;
+                            view.error = (v.get() != "null").then_some(v);
+                        }
+                        "EventSet" if matches!(view.event_set, EventSet::Absent) => {
+                            view.event_set = map.next_value()?;
+                        }
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(MaybeResponse(Some(view)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(MaybeResponse(None))
+            }
+            fn visit_borrowed_str<Er: de::Error>(self, _: &'de str) -> Result<Self::Value, Er> {
+                Ok(MaybeResponse(None))
+            }
+            fn visit_str<Er: de::Error>(self, _: &str) -> Result<Self::Value, Er> {
+                Ok(MaybeResponse(None))
+            }
+            fn visit_u64<Er: de::Error>(self, _: u64) -> Result<Self::Value, Er> {
+                Ok(MaybeResponse(None))
+            }
+            fn visit_i64<Er: de::Error>(self, _: i64) -> Result<Self::Value, Er> {
+                Ok(MaybeResponse(None))
+            }
+            fn visit_f64<Er: de::Error>(self, _: f64) -> Result<Self::Value, Er> {
+                Ok(MaybeResponse(None))
+            }
+            fn visit_bool<Er: de::Error>(self, _: bool) -> Result<Self::Value, Er> {
+                Ok(MaybeResponse(None))
+            }
+            fn visit_unit<Er: de::Error>(self) -> Result<Self::Value, Er> {
+                Ok(MaybeResponse(None))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Element texts with every kind of string content the scanner must step over.
+    fn element(strings: &[String], spaces: &[&str], k: usize) -> String {
+        let s =
+            |i: usize| serde_json::to_string(&strings[(i + k) % strings.len()]).expect("string");
+        let w = |i: usize| spaces[(i + k) % spaces.len()];
+        format!(
+            "{{{w0}\"EventType\"{w1}:{w2}\"NewFileUpload\"{w3},\"FileUploadEvent\":{w4}{{\"FileId\":{s0},{w5}\"A\":[{s1},{{{s2}:{s3}}},[],{{}}],{s4}:{s5}{w6}}}{w7}}}",
+            w0 = w(0), w1 = w(1), w2 = w(2), w3 = w(3), w4 = w(4), w5 = w(5), w6 = w(6), w7 = w(7),
+            s0 = s(0), s1 = s(1), s2 = s(2), s3 = s(3), s4 = s(4), s5 = s(5),
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn elements_are_located_exactly(
+            strings in prop::collection::vec("[\"\\\\{}\\[\\],: aé\u{1F600}]{0,8}", 1..6),
+            spaces in prop::collection::vec(prop::sample::select(vec!["", " ", "\n", "\t\r\n "]), 1..8),
+            count in 1usize..4,
+        ) {
+            let texts: Vec<String> = (0..count)
+                .map(|i| element(&strings, &spaces, i))
+                .collect();
+            let w = spaces[0];
+            let body = format!(
+                "{{\"Response\":{{\"EventSet\":[{w}{}{w}],\"RequestId\":\"]}}\"}}}}",
+                texts.join(&format!("{w},{w}"))
+            );
+            let mut top = Members::parse_with(&body, true, ResponseMode::Split)
+                .expect("valid")
+                .expect("object");
+            let Some(BodyResponse::Split(MaybeResponse(view))) = top.take_response() else {
+                panic!("no response");
+            };
+            let elements = elements(view).expect("elements");
+            let located = locate(&body, &elements).expect("located");
+            prop_assert_eq!(located, texts.iter().map(String::as_str).collect::<Vec<_>>());
+            for text in &texts {
+                prop_assert_eq!(object_end(text.as_bytes(), 1), Some(text.len()));
+            }
+        }
+    }
+
+    #[test]
+    fn an_element_whose_first_key_has_an_escape_is_not_located() {
+        let body = r#"{"Response":{"EventSet":[{"\u0045ventType":"NewFileUpload"}]}}"#;
+        let mut top = Members::parse_with(body, true, ResponseMode::Split)
+            .expect("valid")
+            .expect("object");
+        let Some(BodyResponse::Split(MaybeResponse(view))) = top.take_response() else {
+            panic!("no response");
+        };
+        assert!(locate(body, &elements(view).expect("elements")).is_none());
+    }
+}
