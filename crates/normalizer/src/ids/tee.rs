@@ -57,7 +57,8 @@ impl TeeBuf {
     pub(crate) fn with_capacity(capacity: usize) -> Self {
         TeeBuf {
             out: Vec::with_capacity(capacity),
-            ..TeeBuf::default()
+            scratch: Scratch::new(),
+            null: false,
         }
     }
 }
