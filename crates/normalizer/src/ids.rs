@@ -142,7 +142,13 @@ pub(crate) fn dead_letter_id(source_name: &str, body: &[u8]) -> String {
 }
 
 fn short_hex(digest: &[u8]) -> String {
-    hex::encode(&digest[..ID_HEX_LEN / 2])
+    // Into a stack buffer, then one exact allocation: `hex::encode` collects a char iterator into
+    // a growing `String`, which cost about 1 % of a small event.
+    let mut buf = [0u8; ID_HEX_LEN];
+    match hex::encode_to_slice(&digest[..ID_HEX_LEN / 2], &mut buf) {
+        Ok(()) => String::from_utf8_lossy(&buf).into_owned(),
+        Err(_) => hex::encode(&digest[..ID_HEX_LEN / 2]),
+    }
 }
 
 const TAG_NULL: u8 = b'z';
