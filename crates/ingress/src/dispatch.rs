@@ -140,12 +140,18 @@ impl Dispatcher {
         if events.is_empty() {
             return Ok(());
         }
+        if let [sink] = &*self.sinks {
+            // One sink (the usual set-up): no join, whose futures would be collected on the heap.
+            let result = self.publish_one(sink.as_ref(), Some(0), None, events).await;
+            return self.verdict(result.err());
+        }
         let sends = self
             .sinks
             .iter()
             .enumerate()
             .map(|(i, sink)| self.publish_one(sink.as_ref(), Some(i), None, events));
-        self.await_all(join_all(sends)).await
+        let first = join_all(sends).await.into_iter().find_map(Result::err);
+        self.verdict(first)
     }
 
     /// Publish a dead letter to the dead-letter route. `Ok` only when acknowledged.
@@ -155,8 +161,10 @@ impl Dispatcher {
             .as_ref()
             .ok_or(DeliveryError::NoDeadLetterRoute)?;
         let event = [letter.to_event()];
-        let send = self.publish_one(route.sink.as_ref(), None, Some(&route.destination), &event);
-        self.await_all(async { vec![send.await] }).await
+        let result = self
+            .publish_one(route.sink.as_ref(), None, Some(&route.destination), &event)
+            .await;
+        self.verdict(result.err())
     }
 
     /// Health of every sink, by name.
@@ -242,13 +250,11 @@ impl Dispatcher {
         result
     }
 
-    async fn await_all(
-        &self,
-        all: impl std::future::Future<Output = Vec<Result<(), SinkError>>>,
-    ) -> Result<(), DeliveryError> {
+    /// The delivery's outcome from the first sink failure, if any.
+    fn verdict(&self, first_failure: Option<SinkError>) -> Result<(), DeliveryError> {
         // Every publish is already bounded by the ack timeout; report a timeout as such so the
         // receiver's rejection reason says why.
-        match all.await.into_iter().find_map(Result::err) {
+        match first_failure {
             Some(err) if err.reason == ACK_TIMEOUT_REASON => {
                 Err(DeliveryError::Timeout(self.ack_timeout))
             }

@@ -267,45 +267,63 @@ impl NatsSink {
                 }
             }
         }
-        let results = join_all(acks.into_iter().map(|(sent, ack)| async move {
+        let mut outcome = Outcome::default();
+        if acks.len() == 1 {
+            // One event (a callback) is awaited directly: a join would put its future on the heap.
+            let (sent, ack) = acks.pop().expect("one ack");
             let result = ack.into_future().await;
-            (sent.elapsed(), result)
-        }))
-        .await;
-        let mut first_permanent = None;
-        let mut first_retriable = None;
-        let mut failed = 0usize;
-        for (latency, result) in results {
-            match result {
-                Ok(ack) => {
-                    self.metrics.ack_latency.observe(latency.as_secs_f64());
-                    self.metrics.published.inc();
-                    if ack.duplicate {
-                        self.metrics.duplicates.inc();
-                        debug!(sink = %self.name, stream = %ack.stream, seq = ack.sequence, "duplicate acknowledged");
-                    }
-                }
-                Err(e) => {
-                    failed += 1;
-                    let (kind, reason) = classify(&e);
-                    self.metrics.failed(reason, 1);
-                    let slot = if kind == SinkErrorKind::Permanent {
-                        &mut first_permanent
-                    } else {
-                        &mut first_retriable
-                    };
-                    slot.get_or_insert((kind, reason, e.to_string()));
-                }
+            self.settle(&mut outcome, sent.elapsed(), result);
+        } else {
+            let results = join_all(acks.into_iter().map(|(sent, ack)| async move {
+                let result = ack.into_future().await;
+                (sent.elapsed(), result)
+            }))
+            .await;
+            for (latency, result) in results {
+                self.settle(&mut outcome, latency, result);
             }
         }
         // A permanent failure wins: retrying the batch cannot get that event through.
-        match first_permanent.or(first_retriable) {
+        match outcome.first_permanent.or(outcome.first_retriable) {
             None => Ok(()),
             Some((kind, reason, detail)) => Err(self.error(
                 kind,
                 reason,
-                format!("{failed} of {n} events not acknowledged: {detail}"),
+                format!(
+                    "{} of {n} events not acknowledged: {detail}",
+                    outcome.failed
+                ),
             )),
+        }
+    }
+
+    /// Count one PubAck (or its failure) into `outcome` and the metrics.
+    fn settle(
+        &self,
+        outcome: &mut Outcome,
+        latency: Duration,
+        result: Result<jetstream::publish::PublishAck, jetstream::context::PublishError>,
+    ) {
+        match result {
+            Ok(ack) => {
+                self.metrics.ack_latency.observe(latency.as_secs_f64());
+                self.metrics.published.inc();
+                if ack.duplicate {
+                    self.metrics.duplicates.inc();
+                    debug!(sink = %self.name, stream = %ack.stream, seq = ack.sequence, "duplicate acknowledged");
+                }
+            }
+            Err(e) => {
+                outcome.failed += 1;
+                let (kind, reason) = classify(&e);
+                self.metrics.failed(reason, 1);
+                let slot = if kind == SinkErrorKind::Permanent {
+                    &mut outcome.first_permanent
+                } else {
+                    &mut outcome.first_retriable
+                };
+                slot.get_or_insert((kind, reason, e.to_string()));
+            }
         }
     }
 
@@ -355,6 +373,14 @@ impl NatsSink {
             payload,
         }
     }
+}
+
+/// The PubAcks of one chunk, settled: how many failed, and the first failure of each kind.
+#[derive(Default)]
+struct Outcome {
+    failed: usize,
+    first_permanent: Option<(SinkErrorKind, &'static str, String)>,
+    first_retriable: Option<(SinkErrorKind, &'static str, String)>,
 }
 
 /// Keeps the in-flight gauge right even when a batch future is dropped half-way.
