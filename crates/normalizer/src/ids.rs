@@ -60,24 +60,31 @@ fn hash(provider: Provider, canonical: &[u8]) -> String {
 /// The canonical form of an event object assembled member by member, for a caller that splits
 /// the object itself (the Tencent member split): the result is byte for byte what [`event_id`]
 /// computes from the whole object, without parsing the members the caller already wrote.
+///
+/// The members are hashed where they lie, in key order, rather than copied into one buffer in
+/// that order: a member whose value the caller has written already (the teed payload, the bulk
+/// of an event) is not copied at all.
 pub(crate) struct ObjectWriter<'x> {
+    /// The members written here (keys, and values not written elsewhere), in input order.
     out: Vec<u8>,
+    /// The members' entries (at the bottom of the stack), and working memory for raw values.
     scratch: Scratch,
     sorted: bool,
     exclude: &'x [&'x str],
+    /// The member whose value was written by the caller: its entry's start, and the value.
+    external: Option<(usize, &'x [u8])>,
 }
 
 impl<'x> ObjectWriter<'x> {
     /// An object whose top-level members named in `exclude` are left out; `capacity` is a hint
     /// (the canonical form is about as long as the JSON text).
     pub(crate) fn new(capacity: usize, exclude: &'x [&'x str]) -> Self {
-        let mut out = Vec::with_capacity(capacity + 2);
-        out.push(TAG_OBJ);
         ObjectWriter {
-            out,
+            out: Vec::with_capacity(capacity),
             scratch: Scratch::new(),
             sorted: true,
             exclude,
+            external: None,
         }
     }
 
@@ -102,18 +109,25 @@ impl<'x> ObjectWriter<'x> {
 
     /// The next member in input order, its value's canonical form already written (by [`tee`]
     /// at depth 2); `null` values are passed too, and dropped here like in [`event_id`].
-    pub(crate) fn canonical_member(&mut self, key: &str, value: &[u8], null: bool) {
+    pub(crate) fn canonical_member(&mut self, key: &str, value: &'x [u8], null: bool) {
         let start = self.out.len();
         write_str(&mut self.out, key);
         let key_end = self.out.len();
-        self.out.extend_from_slice(value);
-        self.member_written(key, start, key_end, null);
+        if self.external.is_none() {
+            if !self.member_written(key, start, key_end, null) {
+                self.external = Some((start, value));
+            }
+        } else {
+            self.out.extend_from_slice(value);
+            self.member_written(key, start, key_end, null);
+        }
     }
 
-    fn member_written(&mut self, key: &str, start: usize, key_end: usize, null: bool) {
+    /// Record the member written from `start` (dropped when `null` or excluded: returns whether).
+    fn member_written(&mut self, key: &str, start: usize, key_end: usize, null: bool) -> bool {
         if null || self.exclude.contains(&key) {
             self.out.truncate(start);
-            return;
+            return true;
         }
         let entry = Entry {
             start,
@@ -122,12 +136,29 @@ impl<'x> ObjectWriter<'x> {
             end: self.out.len(),
         };
         push_entry(&self.out, &mut self.scratch, 0, entry, &mut self.sorted);
+        false
     }
 
-    /// The id of the object written so far.
+    /// The id of the object written so far: its members hashed in key order, where they lie.
     pub(crate) fn id(mut self, provider: Provider) -> String {
-        close_object(&mut self.out, &mut self.scratch, 1, 0, self.sorted);
-        hash(provider, &self.out)
+        let out = &self.out;
+        let entries = &mut self.scratch.entries;
+        if !self.sorted {
+            // As `close_object` orders them: by key text, duplicates in input order.
+            let key = |e: &Entry| &out[e.key_start..e.key_end];
+            entries.sort_unstable_by(|a, b| key(a).cmp(key(b)).then(a.start.cmp(&b.start)));
+        }
+        let mut hasher = Sha256::new();
+        hasher.update(provider.as_str().as_bytes());
+        hasher.update([0u8, TAG_OBJ]);
+        for e in entries.iter() {
+            hasher.update(&out[e.start..e.end]);
+            if let Some((_, value)) = self.external.filter(|(at, _)| *at == e.start) {
+                hasher.update(value);
+            }
+        }
+        hasher.update([TAG_OBJ_END]);
+        short_hex(&hasher.finalize())
     }
 }
 
@@ -144,10 +175,14 @@ pub(crate) fn dead_letter_id(source_name: &str, body: &[u8]) -> String {
 fn short_hex(digest: &[u8]) -> String {
     // Into a stack buffer, then one exact allocation: `hex::encode` collects a char iterator into
     // a growing `String`, which cost about 1 % of a small event.
+    let digest = &digest[..ID_HEX_LEN / 2];
     let mut buf = [0u8; ID_HEX_LEN];
-    match hex::encode_to_slice(&digest[..ID_HEX_LEN / 2], &mut buf) {
-        Ok(()) => String::from_utf8_lossy(&buf).into_owned(),
-        Err(_) => hex::encode(&digest[..ID_HEX_LEN / 2]),
+    match hex::encode_to_slice(digest, &mut buf)
+        .ok()
+        .and_then(|()| std::str::from_utf8(&buf).ok())
+    {
+        Some(text) => text.to_owned(),
+        None => hex::encode(digest),
     }
 }
 

@@ -142,7 +142,7 @@ impl<'a> Members<'a> {
             .iter()
             .map(|(k, v)| k.len() + v.get().len())
             .sum();
-        let mut w = ids::ObjectWriter::new(raw_len + self.payload_canon.len() + 16, exclude);
+        let mut w = ids::ObjectWriter::new(raw_len + 16, exclude);
         let typed = self.payload.as_ref().map(|(key, _)| *key);
         for (i, (k, v)) in self.members.iter().enumerate() {
             if let Some(key) = typed.filter(|_| i == self.payload_at) {
@@ -180,7 +180,8 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
         f.write_str("any JSON value")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut members = Vec::new();
+        // Events have a handful of members (or a few dozen, when every payload is spelled out).
+        let mut members = Vec::with_capacity(8);
         let mut payload = None;
         let mut payload_canon = Vec::new();
         let mut payload_at = 0;
