@@ -145,12 +145,50 @@ pub struct CanonicalEvent {
 }
 
 impl CanonicalEvent {
-    /// The event in CloudEvents JSON format (structured mode), as bytes.
+    /// The event in CloudEvents JSON format (structured mode), as bytes: byte for byte what
+    /// serializing it with serde gives.
     pub fn to_structured_json(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.structured_len_hint());
-        // Serializing plain strings, enums and a RawValue cannot fail.
-        let _ = serde_json::to_writer(&mut out, self);
+        self.write_structured_json(&mut out);
         out
+    }
+
+    /// [`CanonicalEvent::to_structured_json`] appended to `out`.
+    ///
+    /// Written field by field rather than through the derived `Serialize`, which escapes every
+    /// member name on every call and every value byte by byte: here the names are constants and
+    /// a value is copied as it is when it needs no escaping (the common case). The order and the
+    /// omitted `subject` follow the struct's serde attributes; a unit test holds the two equal.
+    pub fn write_structured_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"specversion\":");
+        json_string(out, &self.specversion);
+        out.extend_from_slice(b",\"id\":");
+        json_string(out, &self.id);
+        out.extend_from_slice(b",\"source\":");
+        json_string(out, &self.source);
+        out.extend_from_slice(b",\"type\":");
+        json_string(out, &self.ty);
+        if let Some(subject) = &self.subject {
+            out.extend_from_slice(b",\"subject\":");
+            json_string(out, subject);
+        }
+        out.extend_from_slice(b",\"time\":");
+        json_string(out, &self.time);
+        out.extend_from_slice(b",\"datacontenttype\":");
+        json_string(out, &self.datacontenttype);
+        out.extend_from_slice(b",\"provider\":");
+        json_string(out, self.provider.as_str());
+        out.extend_from_slice(b",\"providertype\":");
+        json_string(out, &self.providertype);
+        out.extend_from_slice(b",\"outcome\":");
+        json_string(out, self.outcome.as_str());
+        out.extend_from_slice(b",\"partitionkey\":");
+        json_string(out, &self.partitionkey);
+        out.extend_from_slice(b",\"timesource\":");
+        json_string(out, self.timesource.as_str());
+        out.extend_from_slice(b",\"data\":");
+        out.extend_from_slice(self.data.get().as_bytes());
+        out.push(b'}');
     }
 
     /// A capacity for the structured JSON of this event: `data` is most of it, the envelope a
@@ -186,6 +224,20 @@ impl CanonicalEvent {
             ("timesource", self.timesource.as_str()),
         ]);
         attrs
+    }
+}
+
+/// `s` as a JSON string, escaped exactly as serde_json escapes it (control characters, `"` and
+/// `\`; nothing else), and copied as it is when nothing needs escaping.
+fn json_string(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
     }
 }
 
@@ -225,6 +277,30 @@ mod tests {
         let back: CanonicalEvent = serde_json::from_slice(&bytes).expect("parse back");
         assert_eq!(back.id, ev.id);
         assert_eq!(back.data.get(), ev.data.get());
+    }
+
+    #[test]
+    fn structured_json_is_what_serde_writes() {
+        let mut events = vec![sample()];
+        let mut other = sample();
+        other.subject = None;
+        other.provider = Provider::Volcengine;
+        other.outcome = Outcome::Failed;
+        other.timesource = TimeSource::Received;
+        other.source = "/v/\"quoted\" \\ back\u{1}\u{1f}\n\t/é😀\u{7f}".into();
+        other.partitionkey = "<\u{2028}>".into();
+        other.data = RawValue::from_string("{ \"a\" : [1, \"\\u00e9\"] }".into()).expect("json");
+        events.push(other);
+        let mut empty = sample();
+        empty.subject = Some(String::new());
+        empty.providertype = String::new();
+        events.push(empty);
+        for ev in events {
+            assert_eq!(
+                String::from_utf8(ev.to_structured_json()).expect("utf-8"),
+                serde_json::to_string(&ev).expect("serializes")
+            );
+        }
     }
 
     #[test]
