@@ -9,6 +9,13 @@ use serde::{forward_to_deserialize_any, Deserializer};
 
 use super::{Data, RAW_VALUE_MARKER};
 
+/// A member name as it is written: quoted, with its colon.
+macro_rules! k {
+    ($name:literal) => {
+        concat!("\"", $name, "\":")
+    };
+}
+
 impl Data<'_, '_> {
     /// The JSON text of `data`: byte for byte what the derived `Serialize` writes (a unit test
     /// holds the two equal), written straight into a `String` of about the right size. Through
@@ -20,12 +27,12 @@ impl Data<'_, '_> {
         out.push('{');
         let mut w = JsonObject(&mut out, true);
         if let Some(m) = self.media {
-            w.key("media");
+            w.key(k!("media"));
             w.0.push('{');
             let mut o = JsonObject(w.0, true);
-            o.push_str("id", m.id.as_deref());
+            o.push_str(k!("id"), m.id.as_deref());
             if !m.ids.is_empty() {
-                o.key("ids");
+                o.key(k!("ids"));
                 o.0.push('[');
                 for (i, id) in m.ids.iter().enumerate() {
                     if i > 0 {
@@ -35,36 +42,36 @@ impl Data<'_, '_> {
                 }
                 o.0.push(']');
             }
-            o.push_str("name", m.name.as_deref());
-            o.push_str("url", m.url.as_deref());
-            o.push_str("sourceUrl", m.source_url.as_deref());
-            o.push_str("storeUri", m.store_uri.as_deref());
-            o.push_number("size", m.size);
-            o.push_number("duration", m.duration);
+            o.push_str(k!("name"), m.name.as_deref());
+            o.push_str(k!("url"), m.url.as_deref());
+            o.push_str(k!("sourceUrl"), m.source_url.as_deref());
+            o.push_str(k!("storeUri"), m.store_uri.as_deref());
+            o.push_number(k!("size"), m.size);
+            o.push_number(k!("duration"), m.duration);
             o.0.push('}');
         }
         if let Some(t) = self.task {
-            w.key("task");
+            w.key(k!("task"));
             w.0.push('{');
             let mut o = JsonObject(w.0, true);
-            o.push_str("id", t.id.as_deref());
-            o.push_str("kind", t.kind);
-            o.push_str("status", t.status.as_deref());
+            o.push_str(k!("id"), t.id.as_deref());
+            o.push_str(k!("kind"), t.kind);
+            o.push_str(k!("status"), t.status.as_deref());
             o.0.push('}');
         }
         if let Some(e) = &self.error {
-            w.key("error");
+            w.key(k!("error"));
             w.0.push('{');
             let mut o = JsonObject(w.0, true);
-            o.push_str("code", e.code);
-            o.push_str("message", e.message);
+            o.push_str(k!("code"), e.code);
+            o.push_str(k!("message"), e.message);
             o.0.push('}');
         }
-        w.push_str("context", self.context);
-        w.push_str("sessionId", self.session_id);
-        w.push_str("space", self.space);
-        w.push_str("storageRegion", self.storage_region);
-        w.key("original");
+        w.push_str(k!("context"), self.context);
+        w.push_str(k!("sessionId"), self.session_id);
+        w.push_str(k!("space"), self.space);
+        w.push_str(k!("storageRegion"), self.storage_region);
+        w.key(k!("original"));
         w.0.push_str(original);
         out.push('}');
         out
@@ -78,14 +85,12 @@ const DATA_RESERVE: usize = 512;
 struct JsonObject<'o>(&'o mut String, bool);
 
 impl JsonObject<'_> {
+    /// The next member's name, written as `k!` gives it.
     fn key(&mut self, name: &str) {
-        let out = &mut *self.0;
         if !std::mem::replace(&mut self.1, false) {
-            out.push(',');
+            self.0.push(',');
         }
-        out.push('"');
-        out.push_str(name);
-        out.push_str("\":");
+        self.0.push_str(name);
     }
 
     fn push_str(&mut self, name: &str, value: Option<&str>) {
