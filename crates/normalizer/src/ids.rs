@@ -91,6 +91,11 @@ impl<'x> ObjectWriter<'x> {
     /// The next member in input order, its value raw JSON text (decoded even when excluded or
     /// `null`, so that a bad escape fails here as it would in [`event_id`]).
     pub(crate) fn raw_member(&mut self, key: &str, value: &str) -> Result<(), serde_json::Error> {
+        if value == "null" {
+            // Dropped like every `null` member, and nothing in it to decode: a pulled event spells
+            // out every other payload member as `null`, dozens per event.
+            return Ok(());
+        }
         let start = self.out.len();
         write_str(&mut self.out, key);
         let key_end = self.out.len();
