@@ -4,7 +4,7 @@
 # (/work/shared/bench/limits, mode `jetstream`). Same wrk load, same bodies (a fixture with a
 # fresh media id per request), alternating runs, one private nats-server -js for both.
 #
-#   scripts/bench/nats.sh            # ROUNDS=2 DURATION=15s CONNECTIONS=64 THREADS=2
+#   scripts/bench/nats.sh            # ROUNDS=2 DURATION=15s CONNECTIONS=64 THREADS=2 WARMUP=5s SETTLE=5
 #
 # Prints one line per run and the ratio of the medians. Needs wrk and nats-server on PATH
 # (/usr/sbin is searched too) and builds both servers in release mode.
@@ -15,6 +15,8 @@ ROUNDS=${ROUNDS:-2}
 DURATION=${DURATION:-15s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
+WARMUP=${WARMUP:-5s}
+SETTLE=${SETTLE:-5}
 LIMITS_DIR=${LIMITS_DIR:-/work/shared/bench/limits}
 BODY=${BODY:-$ROOT/tests/fixtures/tencent/new_file_upload.json}
 export PATH="$PATH:/usr/sbin"
@@ -75,10 +77,19 @@ curl -sf "http://127.0.0.1:$ADMIN_PORT/readyz" >/dev/null || { cat "$WORK/vodbri
 curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' --data-binary @"$BODY" "http://127.0.0.1:$BRIDGE_PORT/v1/callbacks/tencent"
 curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' --data-binary @"$BODY" "http://127.0.0.1:$LIMITS_PORT/"
 
+RUN=0
+wrk_once() { # duration url path
+  RUN=$((RUN + 1))
+  BENCH_RUN=$RUN BENCH_BODY="$BODY" BENCH_PATH="$3" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$1" --latency \
+    -s scripts/bench/fresh_id.lua "$2"
+}
+
 run() { # name url path
   local out
-  out=$(BENCH_BODY="$BODY" BENCH_PATH="$3" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
-        -s scripts/bench/fresh_id.lua "$2")
+  # Let nats-server finish writing the previous run's messages before the next run starts, or
+  # that work would count against whichever server runs next.
+  sleep "$SETTLE"
+  out=$(wrk_once "$DURATION" "$2" "$3")
   local rps p99 errors
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
@@ -86,6 +97,11 @@ run() { # name url path
   echo "$1 rps=$rps p99=$p99 non2xx=$errors"
   echo "$1 $rps" >> "$WORK/results"
 }
+
+# Warm-up, not recorded: both servers' first seconds (connections, allocator pages, the stream's
+# first blocks) would otherwise count against whichever runs first.
+wrk_once "$WARMUP" "http://127.0.0.1:$LIMITS_PORT" / > /dev/null
+wrk_once "$WARMUP" "http://127.0.0.1:$BRIDGE_PORT" /v1/callbacks/tencent > /dev/null
 
 for r in $(seq "$ROUNDS"); do
   run limits "http://127.0.0.1:$LIMITS_PORT" /
