@@ -28,11 +28,29 @@ use crate::telemetry;
 /// Run the bridge with `config` until a shutdown signal.
 pub fn run(config: Config) -> anyhow::Result<()> {
     telemetry::init_logging(&config.log);
+    let workers = worker_threads(std::env::var("TOKIO_WORKER_THREADS").ok().as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
     runtime.block_on(serve(config))
+}
+
+/// The runtime's worker threads: Tokio's own `TOKIO_WORKER_THREADS` when it is set to a positive
+/// integer, else one per available core (Tokio's default).
+///
+/// Read here and passed explicitly because Tokio panics at start-up on an empty or invalid value;
+/// an empty one (as `VAR=` in a unit file or a compose environment leaves it) means unset, and an
+/// invalid one is refused with a message that names the variable.
+fn worker_threads(value: Option<&str>) -> anyhow::Result<usize> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => anyhow::bail!("TOKIO_WORKER_THREADS must be a positive integer, not {text:?}"),
+        },
+    }
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -249,5 +267,29 @@ async fn wait_for_signal() -> &'static str {
     tokio::select! {
         () = ctrl_c => "SIGINT",
         () = term => "SIGTERM",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worker_threads;
+
+    #[test]
+    fn worker_threads_follow_the_variable_and_treat_empty_as_unset() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        for (value, expected) in [
+            (None, cores),
+            (Some(""), cores),
+            (Some("  "), cores),
+            (Some("3"), 3),
+            (Some(" 1 "), 1),
+        ] {
+            let got = worker_threads(value).expect("accepted");
+            assert_eq!(got, expected, "{value:?}");
+        }
+        for bad in ["0", "-1", "two", "1.5"] {
+            let err = worker_threads(Some(bad)).expect_err("refused").to_string();
+            assert!(err.contains("TOKIO_WORKER_THREADS"), "{bad}: {err}");
+        }
     }
 }
