@@ -15,6 +15,58 @@ use serde::{Deserialize, Deserializer};
 
 use crate::NormalizeError;
 
+/// The scalar visits of a lenient visitor (`visit_borrowed_str`, `visit_str`, `visit_u64`,
+/// `visit_i64`, `visit_f64`, `visit_bool` and `visit_unit`), each answering `Ok($value)`: a value
+/// of a kind the visitor does not read means "not this" rather than an error. `unit: $unit`
+/// gives JSON `null` its own answer. For `impl<'de, …> Visitor<'de>` blocks.
+macro_rules! scalars_are {
+    ($value:expr) => {
+        $crate::lenient::scalars_are!($value, unit: $value);
+    };
+    ($value:expr, unit: $unit:expr) => {
+        fn visit_borrowed_str<ScalarError: ::serde::de::Error>(
+            self,
+            _: &'de str,
+        ) -> Result<Self::Value, ScalarError> {
+            Ok($value)
+        }
+        fn visit_str<ScalarError: ::serde::de::Error>(
+            self,
+            _: &str,
+        ) -> Result<Self::Value, ScalarError> {
+            Ok($value)
+        }
+        fn visit_u64<ScalarError: ::serde::de::Error>(
+            self,
+            _: u64,
+        ) -> Result<Self::Value, ScalarError> {
+            Ok($value)
+        }
+        fn visit_i64<ScalarError: ::serde::de::Error>(
+            self,
+            _: i64,
+        ) -> Result<Self::Value, ScalarError> {
+            Ok($value)
+        }
+        fn visit_f64<ScalarError: ::serde::de::Error>(
+            self,
+            _: f64,
+        ) -> Result<Self::Value, ScalarError> {
+            Ok($value)
+        }
+        fn visit_bool<ScalarError: ::serde::de::Error>(
+            self,
+            _: bool,
+        ) -> Result<Self::Value, ScalarError> {
+            Ok($value)
+        }
+        fn visit_unit<ScalarError: ::serde::de::Error>(self) -> Result<Self::Value, ScalarError> {
+            Ok($unit)
+        }
+    };
+}
+pub(crate) use scalars_are;
+
 /// Any JSON value seen where a scalar was expected. `null` is `Option::None` around it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Scalar<'a> {
@@ -179,27 +231,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(Obj::Other)
             }
-            fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<Self::Value, E> {
-                Ok(Obj::Other)
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(Obj::Other)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Obj::Other)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Obj::Other)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Obj::Other)
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Obj::Other)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Obj::Other)
-            }
+            crate::lenient::scalars_are!(Obj::Other);
         }
         d.deserialize_any(V(PhantomData))
     }
@@ -236,27 +268,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(List(Vec::new()))
             }
-            fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<Self::Value, E> {
-                Ok(List(Vec::new()))
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(List(Vec::new()))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(List(Vec::new()))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(List(Vec::new()))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(List(Vec::new()))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(List(Vec::new()))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(List(Vec::new()))
-            }
+            crate::lenient::scalars_are!(List(Vec::new()));
         }
         d.deserialize_any(V(PhantomData))
     }

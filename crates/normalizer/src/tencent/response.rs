@@ -224,27 +224,7 @@ impl<'de, E: Deserialize<'de>> Deserialize<'de> for EventSet<E> {
                 {}
                 Ok(EventSet::NotArray)
             }
-            fn visit_borrowed_str<Er: de::Error>(self, _: &'de str) -> Result<Self::Value, Er> {
-                Ok(EventSet::NotArray)
-            }
-            fn visit_str<Er: de::Error>(self, _: &str) -> Result<Self::Value, Er> {
-                Ok(EventSet::NotArray)
-            }
-            fn visit_u64<Er: de::Error>(self, _: u64) -> Result<Self::Value, Er> {
-                Ok(EventSet::NotArray)
-            }
-            fn visit_i64<Er: de::Error>(self, _: i64) -> Result<Self::Value, Er> {
-                Ok(EventSet::NotArray)
-            }
-            fn visit_f64<Er: de::Error>(self, _: f64) -> Result<Self::Value, Er> {
-                Ok(EventSet::NotArray)
-            }
-            fn visit_bool<Er: de::Error>(self, _: bool) -> Result<Self::Value, Er> {
-                Ok(EventSet::NotArray)
-            }
-            fn visit_unit<Er: de::Error>(self) -> Result<Self::Value, Er> {
-                Ok(EventSet::Absent)
-            }
+            crate::lenient::scalars_are!(EventSet::NotArray, unit: EventSet::Absent);
         }
         d.deserialize_any(V(PhantomData))
     }
@@ -286,27 +266,7 @@ impl<'de: 'a, 'a, E: Deserialize<'de>> Deserialize<'de> for MaybeResponse<'a, E>
                 while seq.next_element::<de::IgnoredAny>()?.is_some() {}
                 Ok(MaybeResponse(None))
             }
-            fn visit_borrowed_str<Er: de::Error>(self, _: &'de str) -> Result<Self::Value, Er> {
-                Ok(MaybeResponse(None))
-            }
-            fn visit_str<Er: de::Error>(self, _: &str) -> Result<Self::Value, Er> {
-                Ok(MaybeResponse(None))
-            }
-            fn visit_u64<Er: de::Error>(self, _: u64) -> Result<Self::Value, Er> {
-                Ok(MaybeResponse(None))
-            }
-            fn visit_i64<Er: de::Error>(self, _: i64) -> Result<Self::Value, Er> {
-                Ok(MaybeResponse(None))
-            }
-            fn visit_f64<Er: de::Error>(self, _: f64) -> Result<Self::Value, Er> {
-                Ok(MaybeResponse(None))
-            }
-            fn visit_bool<Er: de::Error>(self, _: bool) -> Result<Self::Value, Er> {
-                Ok(MaybeResponse(None))
-            }
-            fn visit_unit<Er: de::Error>(self) -> Result<Self::Value, Er> {
-                Ok(MaybeResponse(None))
-            }
+            crate::lenient::scalars_are!(MaybeResponse(None));
         }
         d.deserialize_any(V(PhantomData))
     }
