@@ -28,7 +28,14 @@ use crate::telemetry;
 /// Run the bridge with `config` until a shutdown signal.
 pub fn run(config: Config) -> anyhow::Result<()> {
     telemetry::init_logging(&config.log);
-    let workers = worker_threads(std::env::var("TOKIO_WORKER_THREADS").ok().as_deref())?;
+    let value = match std::env::var("TOKIO_WORKER_THREADS") {
+        Ok(value) => Some(value),
+        Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(_)) => {
+            anyhow::bail!("TOKIO_WORKER_THREADS must be a positive integer, not a non-UTF-8 value")
+        }
+    };
+    let workers = worker_threads(value.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
