@@ -13,8 +13,10 @@
 //! value while a typed view is deserialized from it, and [`ObjectWriter`] assembles an object
 //! from members its caller split off itself.
 
+mod pool;
 mod tee;
 
+pub(crate) use pool::Buf;
 pub(crate) use tee::{view_with_id, TeeBuf, TeeSeed};
 
 use std::fmt;
@@ -34,7 +36,7 @@ pub(crate) fn event_id(
     json: &str,
     exclude: &[&str],
 ) -> Result<String, serde_json::Error> {
-    let mut buf = Vec::with_capacity(json.len());
+    let mut buf = Buf::with_capacity(json.len());
     let mut scratch = Scratch::new();
     let mut de = serde_json::Deserializer::from_str(json);
     Canon {
@@ -66,7 +68,7 @@ fn hash(provider: Provider, canonical: &[u8]) -> String {
 /// of an event) is not copied at all.
 pub(crate) struct ObjectWriter<'x> {
     /// The members written here (keys, and values not written elsewhere), in input order.
-    out: Vec<u8>,
+    out: Buf,
     /// The members' entries (at the bottom of the stack), and working memory for raw values.
     scratch: Scratch,
     sorted: bool,
@@ -80,7 +82,7 @@ impl<'x> ObjectWriter<'x> {
     /// (the canonical form is about as long as the JSON text).
     pub(crate) fn new(capacity: usize, exclude: &'x [&'x str]) -> Self {
         ObjectWriter {
-            out: Vec::with_capacity(capacity),
+            out: Buf::with_capacity(capacity),
             scratch: Scratch::new(),
             sorted: true,
             exclude,
@@ -238,11 +240,19 @@ struct Scratch {
 const ENTRIES_RESERVE: usize = 32;
 
 impl Scratch {
+    /// Taken from the thread's reused ones (see [`pool`]) when it has one.
     fn new() -> Self {
-        Scratch {
-            entries: Vec::with_capacity(ENTRIES_RESERVE),
-            tail: Vec::new(),
-        }
+        let (entries, tail) = pool::take_entries(ENTRIES_RESERVE);
+        Scratch { entries, tail }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        pool::give_entries(
+            std::mem::take(&mut self.entries),
+            std::mem::take(&mut self.tail),
+        );
     }
 }
 

@@ -1,6 +1,7 @@
 //! `data` written by hand: byte for byte what the derived `Serialize` of [`Data`] writes (the
 //! tests hold the two equal), at half the cost, and handed to `RawValue` without a second scan.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 
 use serde::de::value::{BorrowedStrDeserializer, StringDeserializer};
@@ -18,14 +19,41 @@ macro_rules! k {
 
 impl Data<'_, '_> {
     /// The JSON text of `data`: byte for byte what the derived `Serialize` writes (a unit test
-    /// holds the two equal), written straight into a `String` of about the right size. Through
-    /// serde it cost twice as much: every member name escaped on every call, every value escaped
-    /// byte by byte, and the buffer grown from 128 bytes.
+    /// holds the two equal), into a `String` of exactly its size. Through serde it cost twice as
+    /// much: every member name escaped on every call, every value escaped byte by byte, and the
+    /// buffer grown from 128 bytes.
+    ///
+    /// The members before `original` are written into a reused per-thread buffer first, so that
+    /// the result is allocated once at its exact size: `Box<RawValue>` holds a boxed `str`, and a
+    /// larger buffer would be reallocated to fit (a kilobyte-sized realloc per event).
     pub(super) fn to_json(&self) -> String {
         let original = self.original.get();
-        let mut out = String::with_capacity(original.len() + DATA_RESERVE);
+        let assemble = |prefix: &mut String| {
+            prefix.clear();
+            self.write_members(prefix);
+            let mut out = String::with_capacity(prefix.len() + original.len() + 1);
+            out.push_str(prefix);
+            out.push_str(original);
+            out.push('}');
+            out
+        };
+        // `try_with`: on a thread that is shutting down, a fresh buffer does the same.
+        PREFIX
+            .try_with(|prefix| {
+                let mut prefix = prefix.borrow_mut();
+                let out = assemble(&mut prefix);
+                if prefix.capacity() > PREFIX_KEEP {
+                    *prefix = String::new();
+                }
+                out
+            })
+            .unwrap_or_else(|_| assemble(&mut String::new()))
+    }
+
+    /// `{` and every member up to the name of `original` (which comes last), with its colon.
+    fn write_members(&self, out: &mut String) {
         out.push('{');
-        let mut w = JsonObject(&mut out, true);
+        let mut w = JsonObject(out, true);
         if let Some(m) = self.media {
             w.key(k!("media"));
             w.0.push('{');
@@ -72,14 +100,17 @@ impl Data<'_, '_> {
         w.push_str(k!("space"), self.space);
         w.push_str(k!("storageRegion"), self.storage_region);
         w.key(k!("original"));
-        w.0.push_str(original);
-        out.push('}');
-        out
     }
 }
 
-/// Bytes reserved in `data` beyond the original: the extracted fields and their names.
-const DATA_RESERVE: usize = 512;
+thread_local! {
+    /// The members before `original`, written by [`Data::to_json`].
+    static PREFIX: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Capacity past which the prefix buffer is freed rather than kept (a huge context string must
+/// not pin its memory for good).
+const PREFIX_KEEP: usize = 16 * 1024;
 
 /// The members of a JSON object being written (the `{` is written already); `.1`: none yet.
 struct JsonObject<'o>(&'o mut String, bool);

@@ -12,7 +12,7 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use vodbridge_core::Outcome;
 
-use crate::lenient::{self, id, nonempty, number, obj, text, Key, List, Obj, Scalar};
+use crate::lenient::{id, nonempty, number, obj, text, Key, List, Obj, Scalar};
 use crate::record::Extract;
 use crate::NormalizeError;
 
@@ -54,11 +54,11 @@ pub(crate) struct Payload<'a> {
     #[serde(borrow)]
     meta_data: Option<Obj<MetaData<'a>>>,
     #[serde(borrow)]
-    input: Option<Obj<Io<'a>>>,
+    input: Option<Obj<Box<Io<'a>>>>,
     #[serde(borrow)]
-    output: Option<Obj<Io<'a>>>,
+    output: Option<Obj<Box<Io<'a>>>>,
     #[serde(borrow)]
-    file_info: Option<Obj<Io<'a>>>,
+    file_info: Option<Obj<Box<Io<'a>>>>,
     #[serde(borrow)]
     file_info_set: Option<List<Obj<Io<'a>>>>,
     #[serde(borrow)]
@@ -180,6 +180,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for SubTasks<'a> {
     }
 }
 
+/// [`obj`] of a boxed view (the `Io` members are boxed: inline, they tripled the size of a
+/// [`Payload`], which is moved and boxed whole, yet most payloads have none of them).
+fn boxed<T>(v: &Option<Obj<Box<T>>>) -> Option<&T> {
+    obj(v).map(|b| &**b)
+}
+
 /// True for a code meaning "no error": `0`, `""`, `"0"`, `"Success"`.
 fn ok_code(v: &Option<Scalar<'_>>) -> bool {
     match v {
@@ -259,7 +265,7 @@ impl<'a> Payload<'a> {
     }
 
     fn sub_failure(&self) -> Option<Failure<'a>> {
-        let files = lenient::obj(&self.file_info)
+        let files = boxed(&self.file_info)
             .into_iter()
             .chain(List::items(&self.file_info_set).iter().filter_map(Obj::get));
         for f in files {
@@ -303,9 +309,9 @@ impl<'a> Payload<'a> {
         kind: Option<&'static str>,
     ) -> Result<Extract<'a>, NormalizeError> {
         let mut x = Extract::default();
-        let input = obj(&self.input);
-        let output = obj(&self.output);
-        let file_info = obj(&self.file_info);
+        let input = boxed(&self.input);
+        let output = boxed(&self.output);
+        let file_info = boxed(&self.file_info);
         let info = obj(&self.media_basic_info);
         let set: Vec<&Io<'a>> = List::items(&self.file_info_set)
             .iter()
