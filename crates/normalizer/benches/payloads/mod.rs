@@ -6,14 +6,30 @@ use std::path::Path;
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
 use vodbridge_core::Provider;
-use vodbridge_normalizer::SourceContext;
+use vodbridge_normalizer::{type_mappings, SourceContext};
 
-fn fixture(path: &str) -> Value {
+fn fixture_text(path: &str) -> String {
     let full = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures")
         .join(path);
-    serde_json::from_slice(&std::fs::read(full).expect("fixture")).expect("fixture is JSON")
+    std::fs::read_to_string(full).expect("fixture")
 }
+
+fn fixture(path: &str) -> Value {
+    serde_json::from_str(&fixture_text(path)).expect("fixture is JSON")
+}
+
+/// The fixtures of the `PullEvents` inputs, in turn.
+const PULL_NAMES: [&str; 8] = [
+    "new_file_upload",
+    "procedure_state_changed",
+    "pull_complete",
+    "file_deleted",
+    "edit_media_complete",
+    "review_audio_video_complete",
+    "concat_complete_2017",
+    "remove_watermark",
+];
 
 /// A `ProcedureStateChanged` with a realistic large result: 12 transcodes, snapshots, sprites,
 /// an adaptive-streaming output and AI review/analysis results (about 16 KB).
@@ -57,16 +73,7 @@ fn large_procedure() -> Value {
 
 /// A full `PullEvents` response: 16 events of mixed types, as the poller receives it.
 fn pull_response() -> Value {
-    let names = [
-        "new_file_upload",
-        "procedure_state_changed",
-        "pull_complete",
-        "file_deleted",
-        "edit_media_complete",
-        "review_audio_video_complete",
-        "concat_complete_2017",
-        "remove_watermark",
-    ];
+    let names = PULL_NAMES;
     let set: Vec<Value> = (0..16)
         .map(|i| {
             let mut e = fixture(&format!("tencent/{}.json", names[i % names.len()]));
@@ -75,6 +82,48 @@ fn pull_response() -> Value {
         })
         .collect();
     json!({"Response": {"EventSet": set, "RequestId": "335bdaa3-db0e-46ce-9946-51941d9cb0f5"}})
+}
+
+/// The same 16 events as [`pull_response`], spelled as the vendor's `PullEvents` spells them:
+/// each fixture's text in its own key order, `EventHandle` first, and every other mapped type's
+/// payload member present as `null` (about 34 KB). [`pull_response`] went through a sorted map,
+/// which drops that shape; both are measured.
+fn pull_response_vendor_shape() -> Vec<u8> {
+    let names = PULL_NAMES;
+    let nulls: String = type_mappings(Provider::Tencent)
+        .iter()
+        .flat_map(|m| m.payload_keys.iter())
+        .map(|k| format!(",\"{k}\":null"))
+        .collect();
+    let mut body = String::from(r#"{"Response":{"EventSet":["#);
+    for i in 0..16 {
+        let path = format!("tencent/{}.json", names[i % names.len()]);
+        let text = fixture_text(&path);
+        let inner = text
+            .trim()
+            .strip_prefix('{')
+            .and_then(|t| t.strip_suffix('}'))
+            .expect("fixture is an object");
+        let object: Value = serde_json::from_str(&text).expect("fixture is JSON");
+        // The vendor's null members, except where the event has the member itself.
+        let nulls: String = nulls
+            .split(',')
+            .filter(|m| !m.is_empty())
+            .filter(|m| {
+                let key = m.split('"').nth(1).unwrap_or_default();
+                object.get(key).is_none()
+            })
+            .map(|m| format!(",{m}"))
+            .collect();
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&format!(
+            r#"{{"EventHandle":"EventHandle.{i}",{inner}{nulls}}}"#
+        ));
+    }
+    body.push_str(r#"],"RequestId":"335bdaa3-db0e-46ce-9946-51941d9cb0f5"}}"#);
+    body.into_bytes()
 }
 
 /// The receive context every benchmark normalizes with.
@@ -90,7 +139,8 @@ pub(crate) fn context() -> SourceContext<'static> {
 }
 
 /// (name, provider, body) of every measured payload: a small Tencent callback, a Volcengine
-/// callback, a large Tencent procedure result and a 16-event `PullEvents` response.
+/// callback, a large Tencent procedure result and a 16-event `PullEvents` response, sorted and
+/// in the vendor's own shape.
 pub(crate) fn payloads() -> Vec<(&'static str, Provider, Vec<u8>)> {
     vec![
         (
@@ -116,6 +166,11 @@ pub(crate) fn payloads() -> Vec<(&'static str, Provider, Vec<u8>)> {
             "tencent_pull_events_16",
             Provider::Tencent,
             pull_response().to_string().into_bytes(),
+        ),
+        (
+            "tencent_pull_events_16_vendor",
+            Provider::Tencent,
+            pull_response_vendor_shape(),
         ),
     ]
 }
