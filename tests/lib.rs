@@ -56,6 +56,27 @@ pub fn vodbridge_binary() -> PathBuf {
     .clone()
 }
 
+/// A bridge configuration for the end-to-end tests: the callback listener on `listen`, the admin
+/// endpoints on `admin`, one unauthenticated callback source per vendor (`tencent`,
+/// `volcengine`), then `tables` (the sinks, dead letters and anything else the test needs).
+pub fn callback_config(listen: u16, admin: u16, tables: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:{listen}"
+admin_listen = "127.0.0.1:{admin}"
+
+[[sources]]
+name = "tencent"
+provider = "tencent"
+
+[[sources]]
+name = "volcengine"
+provider = "volcengine"
+{tables}"#
+    )
+}
+
 /// The `[[sinks]]` and `[dead_letter]` tables of a bridge configuration with one structured
 /// JetStream sink `nats` on `nats_url`: events on their canonical type as subject, the `VOD`
 /// stream on `vod.>` and `deadletter.>`, dead letters on `deadletter.vod`.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use vodbridge_tests::{free_port, vodbridge_binary as binary};
+use vodbridge_tests::{callback_config, free_port, vodbridge_binary as binary};
 
 /// Every payload fixture (not the `.expected.json` files), with the provider its folder names.
 fn fixtures() -> Vec<(String, PathBuf)> {
@@ -74,22 +74,12 @@ impl Drop for Bridge {
 }
 
 fn start(dir: &Path, listen: u16, admin: u16) -> Bridge {
-    let config = format!(
+    let config = callback_config(
+        listen,
+        admin,
         r#"
-[server]
-listen = "127.0.0.1:{listen}"
-admin_listen = "127.0.0.1:{admin}"
-
 [log]
 level = "warn"
-
-[[sources]]
-name = "tencent"
-provider = "tencent"
-
-[[sources]]
-name = "volcengine"
-provider = "volcengine"
 
 [[sinks]]
 name = "local"
@@ -99,7 +89,7 @@ path = "out/events.jsonl"
 [dead_letter]
 sink = "local"
 destination = "out/deadletter.jsonl"
-"#
+"#,
     );
     let path = dir.join("vodbridge.toml");
     std::fs::write(&path, config).expect("write config");

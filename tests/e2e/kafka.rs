@@ -13,23 +13,11 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use vodbridge_test_support::kafka::KafkaBroker;
-use vodbridge_tests::{fixtures, free_port, Bridge};
+use vodbridge_tests::{callback_config, fixtures, free_port, Bridge};
 
 async fn start_bridge(dir: &Path, brokers: &str, listen: u16, admin: u16) -> Bridge {
-    let config = format!(
+    let tables = format!(
         r#"
-[server]
-listen = "127.0.0.1:{listen}"
-admin_listen = "127.0.0.1:{admin}"
-
-[[sources]]
-name = "tencent"
-provider = "tencent"
-
-[[sources]]
-name = "volcengine"
-provider = "volcengine"
-
 [[sinks]]
 name = "kafka"
 type = "kafka"
@@ -44,6 +32,7 @@ sink = "kafka"
 destination = "vodbridge.deadletter"
 "#
     );
+    let config = callback_config(listen, admin, &tables);
     Bridge::start(dir, &config, admin).await
 }
 

@@ -10,26 +10,10 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::{self, consumer};
 use futures::StreamExt as _;
 use vodbridge_test_support::nats::NatsServer;
-use vodbridge_tests::{fixtures, free_port, nats_sink_toml, Bridge};
+use vodbridge_tests::{callback_config, fixtures, free_port, nats_sink_toml, Bridge};
 
 async fn start_bridge(dir: &Path, nats_url: &str, listen: u16, admin: u16) -> Bridge {
-    let sinks = nats_sink_toml(nats_url);
-    let config = format!(
-        r#"
-[server]
-listen = "127.0.0.1:{listen}"
-admin_listen = "127.0.0.1:{admin}"
-
-[[sources]]
-name = "tencent"
-provider = "tencent"
-
-[[sources]]
-name = "volcengine"
-provider = "volcengine"
-{sinks}
-"#
-    );
+    let config = callback_config(listen, admin, &nats_sink_toml(nats_url));
     Bridge::start(dir, &config, admin).await
 }
 
