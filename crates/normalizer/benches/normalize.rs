@@ -2,7 +2,7 @@
 //!
 //! For each payload, one criterion group measures `normalize` + `to_structured_json` of every
 //! resulting event (what ingress does per input) and `serde_json::from_slice::<Value>` side by side.
-//! Run: `cargo bench -p vodbridge-normalizer -- --warm-up-time 1 --measurement-time 3`
+//! Run: `cargo bench -p vodbridge-normalizer --bench normalize -- --warm-up-time 1 --measurement-time 3`
 //! (results in docs/performance.md, "Normalizer").
 
 mod payloads;

@@ -33,10 +33,7 @@ const WARM_UP_ROUNDS: usize = 30;
 const BLOCK: Duration = Duration::from_millis(2);
 
 fn main() {
-    let filter = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with("--"))
-        .unwrap_or_default();
+    let filter = name_filter(std::env::args().skip(1));
     let rounds = std::env::var("VODBRIDGE_BENCH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -57,6 +54,25 @@ fn main() {
             r.normalize_us, r.parse_us, r.median, r.q1, r.q3
         );
     }
+}
+
+/// The first argument that is neither a flag nor a flag's value (`cargo bench` passes `--bench`,
+/// and a run of every benchmark passes criterion's flags, such as `--warm-up-time 1`, here too).
+fn name_filter(args: impl Iterator<Item = String>) -> String {
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        if arg == "--bench" {
+            continue;
+        }
+        if arg.starts_with("--") {
+            if !arg.contains('=') && args.peek().is_some_and(|v| !v.starts_with("--")) {
+                args.next();
+            }
+            continue;
+        }
+        return arg;
+    }
+    String::new()
 }
 
 struct Result {

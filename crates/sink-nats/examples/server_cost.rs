@@ -81,8 +81,8 @@ fn server_ticks(pid: &str) -> u64 {
 /// Linux reports `/proc` CPU times in USER_HZ ticks, fixed at 100 per second by its ABI.
 const TICK_MICROS: f64 = 10_000.0;
 
-async fn run(js: &jetstream::Context, shape: &Shape, messages: u64, concurrency: usize, tag: u64) {
-    // A fresh stream: the cost of a stream grows with what it holds.
+/// A fresh, empty stream `COST`: the cost of a stream grows with what it holds.
+async fn fresh_stream(js: &jetstream::Context) {
     let _ = js.delete_stream("COST").await;
     js.create_stream(stream::Config {
         name: "COST".into(),
@@ -92,6 +92,10 @@ async fn run(js: &jetstream::Context, shape: &Shape, messages: u64, concurrency:
     })
     .await
     .expect("create stream COST");
+}
+
+/// Publish `messages` of `shape` into `COST`, each awaited to its PubAck.
+async fn run(js: &jetstream::Context, shape: &Shape, messages: u64, concurrency: usize, tag: u64) {
     let payload = Bytes::from(vec![b'x'; shape.size]);
     let next = Arc::new(AtomicU64::new(0));
     let mut senders = Vec::with_capacity(concurrency);
@@ -143,6 +147,8 @@ async fn main() {
     for _ in 0..rounds {
         for (shape, cost) in SHAPES.iter().zip(&mut costs) {
             tag += 1;
+            // Set up outside the measurement: deleting the previous run's stream is work too.
+            fresh_stream(&js).await;
             let before = server_ticks(&pid);
             run(&js, shape, messages, concurrency, tag).await;
             let ticks = server_ticks(&pid) - before;
@@ -154,7 +160,12 @@ async fn main() {
     for (shape, cost) in SHAPES.iter().zip(&mut costs) {
         let all: Vec<String> = cost.iter().map(|c| format!("{c:.1}")).collect();
         cost.sort_by(f64::total_cmp);
-        let median = cost[cost.len() / 2];
+        let mid = cost.len() / 2;
+        let median = if cost.len() % 2 == 0 {
+            (cost[mid - 1] + cost[mid]) / 2.0
+        } else {
+            cost[mid]
+        };
         println!(
             "  {:<30} {median:>6.1} µs   [{}]",
             shape.name,

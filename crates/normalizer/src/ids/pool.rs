@@ -20,7 +20,7 @@ use super::Entry;
 /// payload form at once (the whole set is split before any event is assembled), plus a few.
 const KEEP: usize = 32;
 
-/// Bytes (or entries) past which a buffer is freed rather than kept.
+/// Bytes past which a buffer (or an entry stack) is freed rather than kept.
 const KEEP_CAPACITY: usize = 64 * 1024;
 
 thread_local! {
@@ -99,7 +99,7 @@ pub(crate) fn take_entries(capacity: usize) -> (Vec<Entry>, Vec<u8>) {
 /// Give back what [`take_entries`] gave (or any such pair).
 pub(crate) fn give_entries(entries: Vec<Entry>, tail: Vec<u8>) {
     if entries.capacity() == 0
-        || entries.capacity() > KEEP_CAPACITY
+        || entries.capacity() * std::mem::size_of::<Entry>() > KEEP_CAPACITY
         || tail.capacity() > KEEP_CAPACITY
     {
         return;
