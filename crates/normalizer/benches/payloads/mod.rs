@@ -100,7 +100,6 @@ fn pull_response_vendor_shape() -> Vec<u8> {
             keys.push(key);
         }
     }
-    let nulls: String = keys.iter().map(|k| format!(",\"{k}\":null")).collect();
     let mut body = String::from(r#"{"Response":{"EventSet":["#);
     for i in 0..16 {
         let path = format!("tencent/{}.json", names[i % names.len()]);
@@ -112,14 +111,10 @@ fn pull_response_vendor_shape() -> Vec<u8> {
             .expect("fixture is an object");
         let object: Value = serde_json::from_str(&text).expect("fixture is JSON");
         // The vendor's null members, except where the event has the member itself.
-        let nulls: String = nulls
-            .split(',')
-            .filter(|m| !m.is_empty())
-            .filter(|m| {
-                let key = m.split('"').nth(1).unwrap_or_default();
-                object.get(key).is_none()
-            })
-            .map(|m| format!(",{m}"))
+        let nulls: String = keys
+            .iter()
+            .filter(|k| object.get(**k).is_none())
+            .map(|k| format!(",\"{k}\":null"))
             .collect();
         if i > 0 {
             body.push(',');
