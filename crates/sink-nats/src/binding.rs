@@ -13,7 +13,7 @@
 
 use std::fmt::Write as _;
 
-use async_nats::HeaderMap;
+use async_nats::{HeaderMap, HeaderName};
 use bytes::Bytes;
 use vodbridge_core::{BindingMode, CanonicalEvent};
 
@@ -23,13 +23,18 @@ pub const STRUCTURED_CONTENT_TYPE: &str = "application/cloudevents+json";
 /// The header JetStream deduplicates on.
 pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
 
+// The names as constants: a name given as `&str` is validated and, unless NATS itself defines
+// it, copied into a new allocation for every message.
+const MSG_ID: HeaderName = HeaderName::from_static(MSG_ID_HEADER);
+const CONTENT_TYPE: HeaderName = HeaderName::from_static("Content-Type");
+
 /// One event as a NATS message: headers and payload.
 pub(crate) fn encode(event: &CanonicalEvent, mode: BindingMode) -> (HeaderMap, Bytes) {
     let mut headers = HeaderMap::new();
-    headers.insert(MSG_ID_HEADER, percent_encode(&event.id));
+    headers.insert(MSG_ID, percent_encode(&event.id));
     match mode {
         BindingMode::Structured => {
-            headers.insert("Content-Type", STRUCTURED_CONTENT_TYPE);
+            headers.insert(CONTENT_TYPE, STRUCTURED_CONTENT_TYPE);
             (headers, Bytes::from(event.to_structured_json()))
         }
         BindingMode::Binary => {
@@ -37,7 +42,7 @@ pub(crate) fn encode(event: &CanonicalEvent, mode: BindingMode) -> (HeaderMap, B
                 headers.insert(format!("ce-{name}"), percent_encode(value));
             }
             headers.insert("ce-datacontenttype", percent_encode(&event.datacontenttype));
-            headers.insert("Content-Type", percent_encode(&event.datacontenttype));
+            headers.insert(CONTENT_TYPE, percent_encode(&event.datacontenttype));
             (
                 headers,
                 Bytes::copy_from_slice(event.data_json().as_bytes()),

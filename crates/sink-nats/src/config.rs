@@ -57,8 +57,10 @@ pub struct NatsSinkConfig {
     /// connecting), and each connection attempt after that. Default 5 s.
     #[serde(default = "default_connect_timeout", with = "humantime_serde")]
     pub connect_timeout: Duration,
-    /// Time allowed for one batch to be handed to the connection and acknowledged (PubAck, or
-    /// the round trip through the server on core NATS); past it the batch fails as retriable (`timeout`). Default 5 s.
+    /// Time allowed for events to be handed to the connection and acknowledged; past it the
+    /// batch fails as retriable (`timeout`). With JetStream it bounds each event's hand-off and
+    /// the wait for its PubAck; on core NATS, a whole batch and the round trip through the
+    /// server behind it. Default 5 s.
     #[serde(default = "default_ack_timeout", with = "humantime_serde")]
     pub ack_timeout: Duration,
     /// Most events awaiting a PubAck at once across all batches of this sink; further batches

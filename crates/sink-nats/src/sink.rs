@@ -213,7 +213,14 @@ impl NatsSink {
             let tail = rest.split_off(rest.len().min(self.max_in_flight as usize));
             let chunk = std::mem::replace(&mut rest, tail);
             let n = chunk.len();
-            let sent = tokio::time::timeout(self.ack_timeout, self.send_chunk(chunk)).await;
+            let sent = match self.jetstream {
+                // The client bounds each event's hand-off and its PubAck by `ack_timeout` (set on
+                // the context at connect), so a timer around the chunk would only add a timer per
+                // event; the dispatcher's ack timeout bounds the delivery as a whole.
+                Some(_) => Ok(self.send_chunk(chunk).await),
+                // A core NATS round trip has no bound of its own.
+                None => tokio::time::timeout(self.ack_timeout, self.send_chunk(chunk)).await,
+            };
             match sent {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => return Err(e),

@@ -420,3 +420,56 @@ async fn core_nats_through_a_stalled_link_is_not_acknowledged() {
         }
     }
 }
+
+/// With JetStream the client itself bounds each event's hand-off and PubAck wait by
+/// `ack_timeout`: a batch whose PubAcks never come back fails as a retriable `timeout` within a
+/// small multiple of it, not only when the caller gives up.
+#[tokio::test]
+async fn jetstream_through_a_stalled_link_times_out_and_recovers() {
+    let server = NatsServer::start().await;
+    let proxy = TcpProxy::start(([127, 0, 0, 1], server.port()).into())
+        .await
+        .expect("proxy");
+    let ack_timeout = Duration::from_millis(500);
+    let mut config = jetstream_config(&format!("nats://127.0.0.1:{}", proxy.port()));
+    config.ack_timeout = ack_timeout;
+    let (sink, registry) = sink("js", config).await;
+    sink.publish(&[event("before", "vod.media.uploaded")])
+        .await
+        .expect("acknowledged while the link moves");
+
+    proxy.stall();
+    let started = std::time::Instant::now();
+    let error = sink
+        .publish(&sample())
+        .await
+        .expect_err("no PubAck came back, so nothing is acknowledged");
+    let waited = started.elapsed();
+    assert!(error.is_retriable(), "{error}");
+    assert_eq!(error.reason, "timeout", "{error}");
+    // One hand-off and one PubAck wait, each bounded; generous for a loaded machine.
+    assert!(
+        waited < ack_timeout * 6,
+        "failed only after {waited:?} with ack_timeout {ack_timeout:?}"
+    );
+    assert!(
+        metric(
+            &registry,
+            "vodbridge_nats_failed_total",
+            &[("sink", "js"), ("reason", "timeout")]
+        ) >= 1.0
+    );
+
+    proxy.resume();
+    sink.publish(&[event("after", "vod.media.uploaded")])
+        .await
+        .expect("acknowledged once the link moves again");
+    // JetStream is at least once: the stalled batch may have been stored too, "after" must be.
+    let ids: Vec<String> = read_stream(&client(&server.url()).await, "VOD")
+        .await
+        .iter()
+        .filter_map(|m| header(m, MSG_ID_HEADER).map(str::to_owned))
+        .collect();
+    assert!(ids.contains(&"before".to_owned()), "{ids:?}");
+    assert!(ids.contains(&"after".to_owned()), "{ids:?}");
+}

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::task::Poll;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{FromRequest, Path, Query, Request, State};
@@ -35,12 +36,14 @@ pub(crate) async fn handle(
     let uri = std::mem::take(&mut parts.uri);
     let inner = &state.inner;
     // A sender that stalls mid-body is cut off: hyper's own timeout covers only the headers.
-    let body = match tokio::time::timeout(
-        inner.body_timeout,
-        Bytes::from_request(Request::from_parts(parts, body), &()),
-    )
-    .await
-    {
+    let mut read = std::pin::pin!(Bytes::from_request(Request::from_parts(parts, body), &()));
+    // A callback body usually arrives with its headers and is read at the first poll: the timer
+    // (a registration and a cancellation in Tokio's timer wheel) is armed only when it did not.
+    let read = match futures::poll!(read.as_mut()) {
+        Poll::Ready(result) => Ok(result),
+        Poll::Pending => tokio::time::timeout(inner.body_timeout, read).await,
+    };
+    let body = match read {
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(rejection)) => Err(match rejection.status() {
             StatusCode::PAYLOAD_TOO_LARGE => CallbackError::TooLarge(inner.max_body_bytes),
