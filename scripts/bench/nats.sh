@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# HTTP -> JetStream, side by side: vodbridge (Tencent callback route, NATS sink awaiting PubAcks)
-# against the bare axum handler that publishes the same body to JetStream and awaits the PubAck
-# (/work/shared/bench/limits, mode `jetstream`). Same wrk load, same bodies (a fixture with a
-# fresh media id per request), alternating runs, one private nats-server -js for both.
+# HTTP -> JetStream, side by side, three servers under the same wrk load with the same bodies (a
+# fixture with a fresh media id per request):
+#   limits     the bare axum handler that publishes the body to JetStream and awaits the PubAck
+#              (/work/shared/bench/limits, mode `jetstream`): the issue's yardstick;
+#   floor      that handler changed only in what it publishes: the bridge's message for the same
+#              callback (the CloudEvent around the body, Content-Type, a fresh Nats-Msg-Id;
+#              crates/sink-nats/examples/contract_floor.rs), with none of the bridge's own work;
+#   vodbridge  the Tencent callback route, NATS sink awaiting PubAcks.
+# Every run gets its own fresh nats-server -js (new store), a warm-up that is not recorded and a
+# measured run, so no server pays for another's stored messages or for a stream limit the other
+# never reaches. The servers alternate within each round.
 #
-#   scripts/bench/nats.sh            # ROUNDS=2 DURATION=15s CONNECTIONS=64 THREADS=2 WARMUP=5s SETTLE=5
+#   scripts/bench/nats.sh            # ROUNDS=2 DURATION=15s CONNECTIONS=64 THREADS=2 WARMUP=5s
 #
-# Prints one line per run and the ratio of the medians. Needs wrk and nats-server on PATH
-# (/usr/sbin is searched too) and builds both servers in release mode.
+# Prints one line per run, the medians and their ratios. Needs wrk and nats-server on PATH
+# (/usr/sbin is searched too) and builds the three servers in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -16,7 +23,6 @@ DURATION=${DURATION:-15s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 WARMUP=${WARMUP:-5s}
-SETTLE=${SETTLE:-5}
 LIMITS_DIR=${LIMITS_DIR:-/work/shared/bench/limits}
 BODY=${BODY:-$ROOT/tests/fixtures/tencent/new_file_upload.json}
 export PATH="$PATH:/usr/sbin"
@@ -25,24 +31,50 @@ command -v wrk >/dev/null || { echo "wrk missing: apt-get install -y wrk" >&2; e
 command -v nats-server >/dev/null || { echo "nats-server missing: apt-get install -y nats-server" >&2; exit 1; }
 
 cargo build --release -p vodbridge --bin vodbridge
+cargo build --release -p vodbridge-sink-nats --example contract_floor
 cargo build --release --manifest-path "$LIMITS_DIR/Cargo.toml" --target-dir target/limits
 
 . scripts/lib.sh
 WORK=$(mktemp -d)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
+stop_all() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; PIDS=(); }
+trap 'stop_all; rm -rf "$WORK"' EXIT
 
-NATS_PORT=$(free_port)
-nats-server -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/store" -l "$WORK/nats.log" &
-PIDS+=($!)
-wait_tcp "$NATS_PORT"
+# The floor's envelope: the bridge's own event for the fixture.
+target/release/vodbridge normalize --provider tencent "$BODY" > "$WORK/event.json"
 
-BRIDGE_PORT=$(free_port); ADMIN_PORT=$(free_port); LIMITS_PORT=$(free_port)
-cat > "$WORK/vodbridge.toml" <<TOML
+RUN=0
+wrk_once() { # duration url path
+  RUN=$((RUN + 1))
+  BENCH_RUN=$RUN BENCH_BODY="$BODY" BENCH_PATH="$3" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$1" --latency \
+    -s scripts/bench/fresh_id.lua "$2"
+}
+
+# start NAME: a fresh nats-server and the server NAME on it; sets URL and URL_PATH.
+start() {
+  rm -rf "$WORK/store"
+  local nats_port port admin_port
+  nats_port=$(free_port); port=$(free_port)
+  nats-server -js -a 127.0.0.1 -p "$nats_port" -sd "$WORK/store" -l "$WORK/nats.log" &
+  PIDS+=($!)
+  wait_tcp "$nats_port"
+  case $1 in
+    limits)
+      LIMITS_LISTEN=127.0.0.1:$port NATS_URL=127.0.0.1:$nats_port target/limits/release/limits jetstream \
+        > "$WORK/limits.log" 2>&1 &
+      PIDS+=($!)
+      URL_PATH=/ ;;
+    floor)
+      FLOOR_LISTEN=127.0.0.1:$port NATS_URL=127.0.0.1:$nats_port FLOOR_EVENT="$WORK/event.json" \
+        target/release/examples/contract_floor > "$WORK/floor.log" 2>&1 &
+      PIDS+=($!)
+      URL_PATH=/ ;;
+    vodbridge)
+      admin_port=$(free_port)
+      cat > "$WORK/vodbridge.toml" <<TOML
 [server]
-listen = "127.0.0.1:$BRIDGE_PORT"
-admin_listen = "127.0.0.1:$ADMIN_PORT"
+listen = "127.0.0.1:$port"
+admin_listen = "127.0.0.1:$admin_port"
 [log]
 level = "warn"
 [[sources]]
@@ -51,7 +83,7 @@ provider = "tencent"
 [[sinks]]
 name = "nats"
 type = "nats"
-url = "nats://127.0.0.1:$NATS_PORT"
+url = "nats://127.0.0.1:$nats_port"
 subject = "{type}"
 jetstream = true
 [sinks.stream]
@@ -62,35 +94,30 @@ max_age = "1h"
 sink = "nats"
 destination = "deadletter.vod"
 TOML
-target/release/vodbridge run --config "$WORK/vodbridge.toml" > "$WORK/vodbridge.log" 2>&1 &
-PIDS+=($!)
-LIMITS_LISTEN=127.0.0.1:$LIMITS_PORT NATS_URL=127.0.0.1:$NATS_PORT target/limits/release/limits jetstream \
-  > "$WORK/limits.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 200); do
-  curl -sf "http://127.0.0.1:$ADMIN_PORT/readyz" >/dev/null && (exec 3<>/dev/tcp/127.0.0.1/$LIMITS_PORT) 2>/dev/null && break
-  sleep 0.1
-done
-curl -sf "http://127.0.0.1:$ADMIN_PORT/readyz" >/dev/null || { cat "$WORK/vodbridge.log" >&2; exit 1; }
-
-# Sanity: one request to each must be acknowledged.
-curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' --data-binary @"$BODY" "http://127.0.0.1:$BRIDGE_PORT/v1/callbacks/tencent"
-curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' --data-binary @"$BODY" "http://127.0.0.1:$LIMITS_PORT/"
-
-RUN=0
-wrk_once() { # duration url path
-  RUN=$((RUN + 1))
-  BENCH_RUN=$RUN BENCH_BODY="$BODY" BENCH_PATH="$3" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$1" --latency \
-    -s scripts/bench/fresh_id.lua "$2"
+      target/release/vodbridge run --config "$WORK/vodbridge.toml" > "$WORK/vodbridge.log" 2>&1 &
+      PIDS+=($!)
+      wait_ready "$!" "$admin_port" "$WORK/vodbridge.log"
+      URL_PATH=/v1/callbacks/tencent ;;
+  esac
+  URL=http://127.0.0.1:$port
+  wait_tcp "$port"
+  # Sanity: one request must be acknowledged (the limits and floor servers create their stream
+  # before they listen, so this also waits for that).
+  for _ in $(seq 100); do
+    curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' --data-binary @"$BODY" "$URL$URL_PATH" && return 0
+    sleep 0.1
+  done
+  echo "$1 never acknowledged a request" >&2; cat "$WORK/$1.log" >&2; return 1
 }
 
-run() { # name url path
-  local out
-  # Let nats-server finish writing the previous run's messages before the next run starts, or
-  # that work would count against whichever server runs next.
-  sleep "$SETTLE"
-  out=$(wrk_once "$DURATION" "$2" "$3")
-  local rps p99 errors
+run() { # name
+  start "$1"
+  # Warm-up, not recorded: a server's first seconds (connections, allocator pages, the stream's
+  # first blocks) are slower than its steady state.
+  wrk_once "$WARMUP" "$URL" "$URL_PATH" > /dev/null
+  local out rps p99 errors
+  out=$(wrk_once "$DURATION" "$URL" "$URL_PATH")
+  stop_all
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   errors=$(awk '/Non-2xx/ {print $5}' <<<"$out"); errors=${errors:-0}
@@ -98,14 +125,10 @@ run() { # name url path
   echo "$1 $rps" >> "$WORK/results"
 }
 
-# Warm-up, not recorded: both servers' first seconds (connections, allocator pages, the stream's
-# first blocks) would otherwise count against whichever runs first.
-wrk_once "$WARMUP" "http://127.0.0.1:$LIMITS_PORT" / > /dev/null
-wrk_once "$WARMUP" "http://127.0.0.1:$BRIDGE_PORT" /v1/callbacks/tencent > /dev/null
-
 for r in $(seq "$ROUNDS"); do
-  run limits "http://127.0.0.1:$LIMITS_PORT" /
-  run vodbridge "http://127.0.0.1:$BRIDGE_PORT" /v1/callbacks/tencent
+  run limits
+  run floor
+  run vodbridge
 done
 
 python3 - "$WORK/results" <<'PY'
@@ -114,6 +137,7 @@ runs = {}
 for line in open(sys.argv[1]):
     name, rps = line.split()
     runs.setdefault(name, []).append(float(rps))
-l, v = statistics.median(runs["limits"]), statistics.median(runs["vodbridge"])
-print(f"median rps: limits={l:.0f} vodbridge={v:.0f} ratio={v / l:.2f}")
+l, f, v = (statistics.median(runs[n]) for n in ("limits", "floor", "vodbridge"))
+print(f"median rps: limits={l:.0f} floor={f:.0f} vodbridge={v:.0f}")
+print(f"ratios: vodbridge/limits={v / l:.2f} floor/limits={f / l:.2f} vodbridge/floor={v / f:.2f}")
 PY
