@@ -58,9 +58,11 @@ pub struct NatsSinkConfig {
     #[serde(default = "default_connect_timeout", with = "humantime_serde")]
     pub connect_timeout: Duration,
     /// Time allowed for events to be handed to the connection and acknowledged; past it the
-    /// batch fails as retriable (`timeout`). With JetStream it bounds each event's hand-off and
-    /// the wait for its PubAck; on core NATS, a whole batch and the round trip through the
-    /// server behind it. Default 5 s.
+    /// batch fails as retriable (`timeout`). With JetStream it bounds each step on its own: the
+    /// wait for room under `max_in_flight`, each event's hand-off and the wait for its PubAck (a
+    /// batch of several events may so take longer in all; `server.ack_timeout` bounds the whole
+    /// delivery). On core NATS it bounds a whole batch and the round trip through the server
+    /// behind it. Default 5 s.
     #[serde(default = "default_ack_timeout", with = "humantime_serde")]
     pub ack_timeout: Duration,
     /// Most events awaiting a PubAck at once across all batches of this sink; further batches

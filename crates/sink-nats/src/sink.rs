@@ -28,7 +28,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::future::join_all;
 use prometheus::Registry;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, TryAcquireError};
 use tracing::debug;
 use vodbridge_core::{
     BindingMode, CanonicalEvent, DestinationTemplate, Sink, SinkError, SinkErrorKind, SinkHealth,
@@ -214,9 +214,10 @@ impl NatsSink {
             let chunk = std::mem::replace(&mut rest, tail);
             let n = chunk.len();
             let sent = match self.jetstream {
-                // The client bounds each event's hand-off and its PubAck by `ack_timeout` (set on
-                // the context at connect), so a timer around the chunk would only add a timer per
-                // event; the dispatcher's ack timeout bounds the delivery as a whole.
+                // The wait for room, each event's hand-off and each PubAck are bounded by
+                // `ack_timeout` one by one (the client's own timers, set on the context at
+                // connect), so a timer around the chunk would only add one more per event; the
+                // dispatcher's ack timeout bounds the delivery as a whole.
                 Some(_) => Ok(self.send_chunk(chunk).await),
                 // A core NATS round trip has no bound of its own.
                 None => tokio::time::timeout(self.ack_timeout, self.send_chunk(chunk)).await,
@@ -239,14 +240,39 @@ impl NatsSink {
 
     async fn send_chunk(&self, chunk: Vec<Outgoing>) -> Result<(), SinkError> {
         let n = chunk.len();
-        // `n <= max_in_flight <= u32::MAX` (checked at connect).
-        let _permits = self.in_flight.acquire_many(n as u32).await.map_err(|_| {
+        let closed = || {
             self.error(
                 SinkErrorKind::Retriable,
                 "disconnected",
                 "sink is closed".into(),
             )
-        })?;
+        };
+        // `n <= max_in_flight <= u32::MAX` (checked at connect).
+        let _permits = match self.in_flight.try_acquire_many(n as u32) {
+            Ok(permits) => permits,
+            Err(TryAcquireError::Closed) => return Err(closed()),
+            // Full: wait for room, bounded like the hand-off itself. The timer is armed only
+            // here, when the sink is saturated, not for every event.
+            Err(TryAcquireError::NoPermits) => {
+                match tokio::time::timeout(self.ack_timeout, self.in_flight.acquire_many(n as u32))
+                    .await
+                {
+                    Ok(Ok(permits)) => permits,
+                    Ok(Err(_)) => return Err(closed()),
+                    Err(_) => {
+                        self.metrics.failed("timeout", n as u64);
+                        return Err(self.error(
+                            SinkErrorKind::Retriable,
+                            "timeout",
+                            format!(
+                                "no room for {n} events within {:?} ({} in flight at most)",
+                                self.ack_timeout, self.max_in_flight
+                            ),
+                        ));
+                    }
+                }
+            }
+        };
         let _gauge = InFlight::add(&self.metrics, n);
         match &self.jetstream {
             Some(js) => self.send_jetstream(js, chunk).await,

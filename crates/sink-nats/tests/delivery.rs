@@ -430,7 +430,9 @@ async fn jetstream_through_a_stalled_link_times_out_and_recovers() {
     let proxy = TcpProxy::start(([127, 0, 0, 1], server.port()).into())
         .await
         .expect("proxy");
-    let ack_timeout = Duration::from_millis(500);
+    // Long enough for the stream set-up through the proxy on a loaded machine; the bound checked
+    // below is what matters.
+    let ack_timeout = Duration::from_secs(2);
     let mut config = jetstream_config(&format!("nats://127.0.0.1:{}", proxy.port()));
     config.ack_timeout = ack_timeout;
     let (sink, registry) = sink("js", config).await;
@@ -447,9 +449,9 @@ async fn jetstream_through_a_stalled_link_times_out_and_recovers() {
     let waited = started.elapsed();
     assert!(error.is_retriable(), "{error}");
     assert_eq!(error.reason, "timeout", "{error}");
-    // One hand-off and one PubAck wait, each bounded; generous for a loaded machine.
+    // Three hand-offs and the PubAck waits, each step bounded; generous for a loaded machine.
     assert!(
-        waited < ack_timeout * 6,
+        waited < ack_timeout * 5,
         "failed only after {waited:?} with ack_timeout {ack_timeout:?}"
     );
     assert!(

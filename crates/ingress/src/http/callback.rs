@@ -37,8 +37,9 @@ pub(crate) async fn handle(
     let inner = &state.inner;
     // A sender that stalls mid-body is cut off: hyper's own timeout covers only the headers.
     let mut read = std::pin::pin!(Bytes::from_request(Request::from_parts(parts, body), &()));
-    // A callback body usually arrives with its headers and is read at the first poll: the timer
-    // (a registration and a cancellation in Tokio's timer wheel) is armed only when it did not.
+    // A callback body usually arrives with its headers and is read at the first poll; the
+    // timeout is set up only when it was not. Setting one up costs a clock read and a runtime
+    // handle look-up, and dropping it takes the timer driver's lock, even when it never fires.
     let read = match futures::poll!(read.as_mut()) {
         Poll::Ready(result) => Ok(result),
         Poll::Pending => tokio::time::timeout(inner.body_timeout, read).await,
