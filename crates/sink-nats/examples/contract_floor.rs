@@ -1,9 +1,9 @@
 //! The least work that publishes what the NATS sink must publish: the `scripts/bench/nats.sh`
 //! reference handler (read the body, publish it to JetStream, await the PubAck) changed only in
 //! the message it sends, which is the bridge's message for the same callback — a structured
-//! CloudEvent of the same size with the body embedded as `data.original`, `Content-Type:
-//! application/cloudevents+json` and a fresh `Nats-Msg-Id`, on a `vod.*` subject of a stream
-//! configured like the benchmark's.
+//! CloudEvent with the body embedded as `data.original` (within 1 % of the bridge's size),
+//! `Content-Type: application/cloudevents+json` and a fresh `Nats-Msg-Id`, on
+//! `vod.media.uploaded` in a stream bound to `vod.>` and configured like the benchmark's.
 //!
 //! It does none of the bridge's own work: no JSON parsing, no mapping, no id hashing, no
 //! signature check, no metrics. Beside the reference it shows what the message contract
