@@ -37,18 +37,8 @@ cargo build --release --manifest-path "$LIMITS_DIR/Cargo.toml" --target-dir targ
 . scripts/lib.sh
 WORK=$(mktemp -d)
 PIDS=()
-# Newest first: each server stops while its nats-server is still there to flush to.
-stop_all() {
-  local i
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-    kill "${PIDS[i]}" 2>/dev/null || true; wait "${PIDS[i]}" 2>/dev/null || true
-  done
-  PIDS=()
-}
-trap 'stop_all; rm -rf "$WORK"' EXIT
-
-# The floor's envelope: the bridge's own event for the fixture.
-target/release/vodbridge normalize --provider tencent "$BODY" > "$WORK/event.json"
+. scripts/bench/nats_servers.sh
+trap 'stop_servers; rm -rf "$WORK"' EXIT
 
 RUN=0
 wrk_once() { # duration url path
@@ -57,74 +47,14 @@ wrk_once() { # duration url path
     -s scripts/bench/fresh_id.lua "$2"
 }
 
-# start NAME: a fresh nats-server and the server NAME on it; sets URL and URL_PATH.
-start() {
-  rm -rf "$WORK/store"
-  local nats_port port admin_port
-  nats_port=$(free_port); port=$(free_port)
-  nats-server -js -a 127.0.0.1 -p "$nats_port" -sd "$WORK/store" -l "$WORK/nats.log" &
-  PIDS+=($!)
-  wait_tcp "$nats_port"
-  case $1 in
-    limits)
-      LIMITS_LISTEN=127.0.0.1:$port NATS_URL=127.0.0.1:$nats_port target/limits/release/limits jetstream \
-        > "$WORK/limits.log" 2>&1 &
-      PIDS+=($!)
-      URL_PATH=/ ;;
-    floor)
-      FLOOR_LISTEN=127.0.0.1:$port NATS_URL=127.0.0.1:$nats_port FLOOR_EVENT="$WORK/event.json" \
-        target/release/examples/contract_floor > "$WORK/floor.log" 2>&1 &
-      PIDS+=($!)
-      URL_PATH=/ ;;
-    vodbridge)
-      admin_port=$(free_port)
-      cat > "$WORK/vodbridge.toml" <<TOML
-[server]
-listen = "127.0.0.1:$port"
-admin_listen = "127.0.0.1:$admin_port"
-[log]
-level = "warn"
-[[sources]]
-name = "tencent"
-provider = "tencent"
-[[sinks]]
-name = "nats"
-type = "nats"
-url = "nats://127.0.0.1:$nats_port"
-subject = "{type}"
-jetstream = true
-[sinks.stream]
-name = "VOD"
-subjects = ["vod.>", "deadletter.>"]
-max_age = "1h"
-[dead_letter]
-sink = "nats"
-destination = "deadletter.vod"
-TOML
-      target/release/vodbridge run --config "$WORK/vodbridge.toml" > "$WORK/vodbridge.log" 2>&1 &
-      PIDS+=($!)
-      wait_ready "$!" "$admin_port" "$WORK/vodbridge.log"
-      URL_PATH=/v1/callbacks/tencent ;;
-  esac
-  URL=http://127.0.0.1:$port
-  wait_tcp "$port"
-  # Sanity: one request must be acknowledged (the limits and floor servers create their stream
-  # before they listen, so this also waits for that).
-  for _ in $(seq 100); do
-    curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' --data-binary @"$BODY" "$URL$URL_PATH" && return 0
-    sleep 0.1
-  done
-  echo "$1 never acknowledged a request" >&2; cat "$WORK/$1.log" >&2; return 1
-}
-
 run() { # name
-  start "$1"
+  start_server "$1"
   # Warm-up, not recorded: a server's first seconds (connections, allocator pages, the stream's
   # first blocks) are slower than its steady state.
   local warm out rps p99 errors stored
   warm=$(wrk_once "$WARMUP" "$URL" "$URL_PATH")
   out=$(wrk_once "$DURATION" "$URL" "$URL_PATH")
-  stop_all
+  stop_servers
   # The reference's stream keeps at most 1 000 000 messages; past that nats-server deletes one
   # for each new one, work the other servers' streams (limited by age) never cause.
   stored=$(( $(awk '/requests in/ {print $1}' <<<"$warm") + $(awk '/requests in/ {print $1}' <<<"$out") ))

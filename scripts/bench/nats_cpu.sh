@@ -5,7 +5,8 @@
 # nats.sh. Alternate invocations (and binaries) to compare; the speed of a shared machine drifts.
 #
 #   scripts/bench/nats_cpu.sh vodbridge|floor|limits
-#       BIN=path      the server binary (default: the release build nats.sh makes)
+#       VODBRIDGE_BIN, FLOOR_BIN, LIMITS_BIN   the server binary (default: the release builds
+#                     nats.sh makes), e.g. an older build to compare with
 #       DURATION=12   seconds measured, after WARMUP=5 seconds
 #       PERF=1        also `perf record -F 999` the server into perf.<server>.data
 #
@@ -21,76 +22,12 @@ CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 BODY=${BODY:-$ROOT/tests/fixtures/tencent/new_file_upload.json}
 export PATH="$PATH:/usr/sbin"
-case $SERVER in
-  vodbridge) BIN=${BIN:-target/release/vodbridge} ;;
-  floor) BIN=${BIN:-target/release/examples/contract_floor} ;;
-  limits) BIN=${BIN:-target/limits/release/limits} ;;
-  *) echo "unknown server $SERVER" >&2; exit 2 ;;
-esac
-
 . scripts/lib.sh
 WORK=$(mktemp -d)
 PIDS=()
-cleanup() {
-  local i
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-    kill "${PIDS[i]}" 2>/dev/null || true; wait "${PIDS[i]}" 2>/dev/null || true
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-NATS_PORT=$(free_port); PORT=$(free_port)
-nats-server -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/store" -l "$WORK/nats.log" &
-NATS_PID=$!; PIDS+=($NATS_PID)
-wait_tcp "$NATS_PORT"
-case $SERVER in
-  vodbridge)
-    ADMIN_PORT=$(free_port)
-    cat > "$WORK/vodbridge.toml" <<TOML
-[server]
-listen = "127.0.0.1:$PORT"
-admin_listen = "127.0.0.1:$ADMIN_PORT"
-[log]
-level = "warn"
-[[sources]]
-name = "tencent"
-provider = "tencent"
-[[sinks]]
-name = "nats"
-type = "nats"
-url = "nats://127.0.0.1:$NATS_PORT"
-subject = "{type}"
-jetstream = true
-[sinks.stream]
-name = "VOD"
-subjects = ["vod.>", "deadletter.>"]
-max_age = "1h"
-[dead_letter]
-sink = "nats"
-destination = "deadletter.vod"
-TOML
-    "$BIN" run --config "$WORK/vodbridge.toml" > "$WORK/server.log" 2>&1 &
-    PID=$!; PIDS+=($PID)
-    wait_ready "$PID" "$ADMIN_PORT" "$WORK/server.log"
-    URL_PATH=/v1/callbacks/tencent ;;
-  floor)
-    target/release/vodbridge normalize --provider tencent "$BODY" > "$WORK/event.json"
-    FLOOR_LISTEN=127.0.0.1:$PORT NATS_URL=127.0.0.1:$NATS_PORT FLOOR_EVENT="$WORK/event.json" \
-      "$BIN" > "$WORK/server.log" 2>&1 &
-    PID=$!; PIDS+=($PID)
-    URL_PATH=/ ;;
-  limits)
-    LIMITS_LISTEN=127.0.0.1:$PORT NATS_URL=127.0.0.1:$NATS_PORT "$BIN" jetstream > "$WORK/server.log" 2>&1 &
-    PID=$!; PIDS+=($PID)
-    URL_PATH=/ ;;
-esac
-wait_tcp "$PORT"
-URL=http://127.0.0.1:$PORT
-for _ in $(seq 100); do
-  curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' --data-binary @"$BODY" "$URL$URL_PATH" && break
-  sleep 0.1
-done
+. scripts/bench/nats_servers.sh
+trap 'stop_servers; rm -rf "$WORK"' EXIT
+start_server "$SERVER"
 
 wrk_run() { # run seconds
   BENCH_RUN=$1 BENCH_BODY="$BODY" BENCH_PATH="$URL_PATH" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$2s" \
@@ -100,13 +37,13 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 wrk_run 1 "$WARMUP" > /dev/null
 sleep 2
-server0=$(ticks "$PID"); nats0=$(ticks "$NATS_PID")
+server0=$(ticks "$SERVER_PID"); nats0=$(ticks "$NATS_PID")
 if [ "${PERF:-}" = 1 ]; then
-  perf record -F 999 -g -o "perf.$SERVER.data" -p "$PID" -- sleep "$DURATION" > /dev/null 2>&1 &
+  perf record -F 999 -g -o "perf.$SERVER.data" -p "$SERVER_PID" -- sleep "$DURATION" > /dev/null 2>&1 &
   PERF_PID=$!
 fi
 out=$(wrk_run 2 "$DURATION")
-server1=$(ticks "$PID"); nats1=$(ticks "$NATS_PID")
+server1=$(ticks "$SERVER_PID"); nats1=$(ticks "$NATS_PID")
 [ -n "${PERF_PID:-}" ] && wait "$PERF_PID" || true
 requests=$(awk '/requests in/ {print $1}' <<<"$out")
 rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")

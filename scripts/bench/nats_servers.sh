@@ -1,0 +1,82 @@
+# The servers of the HTTP -> JetStream benchmarks, shared by scripts/bench/nats.sh and
+# nats_cpu.sh. Source it from the repository root after scripts/lib.sh, with WORK (a scratch
+# directory), BODY (the fixture) and PIDS (an array) set; the release builds must exist.
+#
+#   start_server NAME   NAME is limits, floor or vodbridge: a fresh nats-server -js (new store
+#                       under $WORK) and NAME on it, both added to PIDS; returns once NAME has
+#                       acknowledged one request. Sets URL, URL_PATH, SERVER_PID and NATS_PID.
+#   stop_servers        stop everything in PIDS, newest first, so each server stops while its
+#                       nats-server is still there to flush to.
+
+start_server() {
+  rm -rf "$WORK/store"
+  local nats_port port admin_port
+  nats_port=$(free_port); port=$(free_port)
+  nats-server -js -a 127.0.0.1 -p "$nats_port" -sd "$WORK/store" -l "$WORK/nats.log" &
+  NATS_PID=$!; PIDS+=($NATS_PID)
+  wait_tcp "$nats_port"
+  case $1 in
+    limits)
+      LIMITS_LISTEN=127.0.0.1:$port NATS_URL=127.0.0.1:$nats_port \
+        "${LIMITS_BIN:-target/limits/release/limits}" jetstream > "$WORK/limits.log" 2>&1 &
+      SERVER_PID=$!; PIDS+=($SERVER_PID)
+      URL_PATH=/ ;;
+    floor)
+      # The floor's envelope: the bridge's own event for the fixture.
+      [ -s "$WORK/event.json" ] ||
+        target/release/vodbridge normalize --provider tencent "$BODY" > "$WORK/event.json"
+      FLOOR_LISTEN=127.0.0.1:$port NATS_URL=127.0.0.1:$nats_port FLOOR_EVENT="$WORK/event.json" \
+        "${FLOOR_BIN:-target/release/examples/contract_floor}" > "$WORK/floor.log" 2>&1 &
+      SERVER_PID=$!; PIDS+=($SERVER_PID)
+      URL_PATH=/ ;;
+    vodbridge)
+      admin_port=$(free_port)
+      cat > "$WORK/vodbridge.toml" <<TOML
+[server]
+listen = "127.0.0.1:$port"
+admin_listen = "127.0.0.1:$admin_port"
+[log]
+level = "warn"
+[[sources]]
+name = "tencent"
+provider = "tencent"
+[[sinks]]
+name = "nats"
+type = "nats"
+url = "nats://127.0.0.1:$nats_port"
+subject = "{type}"
+jetstream = true
+[sinks.stream]
+name = "VOD"
+subjects = ["vod.>", "deadletter.>"]
+max_age = "1h"
+[dead_letter]
+sink = "nats"
+destination = "deadletter.vod"
+TOML
+      "${VODBRIDGE_BIN:-target/release/vodbridge}" run --config "$WORK/vodbridge.toml" \
+        > "$WORK/vodbridge.log" 2>&1 &
+      SERVER_PID=$!; PIDS+=($SERVER_PID)
+      wait_ready "$SERVER_PID" "$admin_port" "$WORK/vodbridge.log"
+      URL_PATH=/v1/callbacks/tencent ;;
+    *) echo "unknown server $1" >&2; return 2 ;;
+  esac
+  URL=http://127.0.0.1:$port
+  wait_tcp "$port"
+  # One request must be acknowledged (the limits and floor servers create their stream before
+  # they listen, so this also waits for that).
+  for _ in $(seq 100); do
+    curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' --data-binary @"$BODY" \
+      "$URL$URL_PATH" && return 0
+    sleep 0.1
+  done
+  echo "$1 never acknowledged a request" >&2; cat "$WORK/$1.log" >&2; return 1
+}
+
+stop_servers() {
+  local i
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    kill "${PIDS[i]}" 2>/dev/null || true; wait "${PIDS[i]}" 2>/dev/null || true
+  done
+  PIDS=()
+}
