@@ -13,6 +13,7 @@
 
 use std::cell::RefCell;
 use std::ops::{Deref, DerefMut};
+use std::thread::LocalKey;
 
 use super::Entry;
 
@@ -28,6 +29,23 @@ thread_local! {
     static ENTRIES: RefCell<Vec<(Vec<Entry>, Vec<u8>)>> = const { RefCell::new(Vec::new()) };
 }
 
+/// The last item `list` was given on this thread, if any.
+fn take<T: 'static>(list: &'static LocalKey<RefCell<Vec<T>>>) -> Option<T> {
+    // `try_with`: during thread shutdown there is no list, and the caller allocates afresh.
+    list.try_with(|l| l.borrow_mut().pop()).ok().flatten()
+}
+
+/// Keep `item` in this thread's `list` unless it already holds [`KEEP`]; else (or while the
+/// thread shuts down) it is simply dropped.
+fn give<T: 'static>(list: &'static LocalKey<RefCell<Vec<T>>>, item: T) {
+    let _ = list.try_with(|l| {
+        let mut l = l.borrow_mut();
+        if l.len() < KEEP {
+            l.push(item);
+        }
+    });
+}
+
 /// A byte buffer that goes back to its thread's list when dropped.
 #[derive(Default)]
 pub(crate) struct Buf(Vec<u8>);
@@ -35,11 +53,7 @@ pub(crate) struct Buf(Vec<u8>);
 impl Buf {
     /// An empty buffer of at least `capacity` bytes, reused when the thread has one.
     pub(crate) fn with_capacity(capacity: usize) -> Self {
-        let reused = BYTES
-            .try_with(|list| list.borrow_mut().pop())
-            .ok()
-            .flatten();
-        match reused {
+        match take(&BYTES) {
             Some(mut v) => {
                 v.reserve(capacity);
                 Buf(v)
@@ -56,13 +70,7 @@ impl Drop for Buf {
             return;
         }
         v.clear();
-        // `try_with`: a buffer dropped while its thread shuts down is simply freed.
-        let _ = BYTES.try_with(|list| {
-            let mut list = list.borrow_mut();
-            if list.len() < KEEP {
-                list.push(v);
-            }
-        });
+        give(&BYTES, v);
     }
 }
 
@@ -81,11 +89,7 @@ impl DerefMut for Buf {
 
 /// An entry stack and a reordering copy, reused like [`Buf`]; empty when taken.
 pub(crate) fn take_entries(capacity: usize) -> (Vec<Entry>, Vec<u8>) {
-    match ENTRIES
-        .try_with(|list| list.borrow_mut().pop())
-        .ok()
-        .flatten()
-    {
+    match take(&ENTRIES) {
         Some((mut entries, mut tail)) => {
             entries.clear();
             tail.clear();
@@ -104,12 +108,7 @@ pub(crate) fn give_entries(entries: Vec<Entry>, tail: Vec<u8>) {
     {
         return;
     }
-    let _ = ENTRIES.try_with(|list| {
-        let mut list = list.borrow_mut();
-        if list.len() < KEEP {
-            list.push((entries, tail));
-        }
-    });
+    give(&ENTRIES, (entries, tail));
 }
 
 #[cfg(test)]
