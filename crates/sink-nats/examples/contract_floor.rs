@@ -28,8 +28,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
+use vodbridge_sink_nats::binding::{MSG_ID_HEADER, STRUCTURED_CONTENT_TYPE};
 
-const MSG_ID: HeaderName = HeaderName::from_static("Nats-Msg-Id");
+const MSG_ID: HeaderName = HeaderName::from_static(MSG_ID_HEADER);
 const CONTENT_TYPE: HeaderName = HeaderName::from_static("Content-Type");
 
 struct Floor {
@@ -54,10 +55,7 @@ async fn handle(State(floor): State<Arc<Floor>>, body: Bytes) -> StatusCode {
         MSG_ID,
         HeaderValue::from(format!("{:016x}{n:016x}", floor.run)),
     );
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from("application/cloudevents+json"),
-    );
+    headers.insert(CONTENT_TYPE, HeaderValue::from(STRUCTURED_CONTENT_TYPE));
     match floor
         .js
         .publish_with_headers("vod.media.uploaded", headers, payload.into())
