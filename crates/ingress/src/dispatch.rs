@@ -1,5 +1,6 @@
-//! The hand-off shared by the HTTP receiver and the poller: publish to every sink concurrently and
-//! succeed only when every one of them acknowledged.
+//! The hand-off shared by the HTTP receiver and the poller. Without a spool: publish to every
+//! sink concurrently and succeed only when every one of them acknowledged. With a spool: succeed
+//! once the events are durable in the spool; the forwarders (`crate::forward`) publish them.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use prometheus::{
 };
 use tracing::warn;
 use vodbridge_core::{CanonicalEvent, DeadLetter, Sink, SinkError, SinkHealth};
+use vodbridge_spool::{NewRecord, Spool, SpoolError};
 
 /// `reason` of the [`SinkError`] for a sink that did not acknowledge within the ack timeout.
 pub const ACK_TIMEOUT_REASON: &str = "ack_timeout";
@@ -35,6 +37,9 @@ pub enum DeliveryError {
     /// A dead letter was produced but no dead-letter route is configured.
     #[error("no dead-letter destination configured")]
     NoDeadLetterRoute,
+    /// The spool refused or failed to store the events (full, disk error).
+    #[error("events not stored in the spool")]
+    Spool(#[source] SpoolError),
 }
 
 impl DeliveryError {
@@ -44,6 +49,7 @@ impl DeliveryError {
             DeliveryError::Sink(e) => e.is_retriable(),
             DeliveryError::Timeout(_) => true,
             DeliveryError::NoDeadLetterRoute => false,
+            DeliveryError::Spool(_) => true,
         }
     }
 }
@@ -103,6 +109,8 @@ pub struct Dispatcher {
     /// Latency histogram and published counter of each sink (same index as `sinks`), resolved
     /// on first use so each delivery skips the label look-ups.
     handles: Arc<[OnceLock<(Histogram, IntCounter)>]>,
+    /// With `[spool]`: where deliveries and dead letters go instead of the sinks.
+    spool: Option<Spool>,
 }
 
 impl Dispatcher {
@@ -120,7 +128,26 @@ impl Dispatcher {
             dead_letter,
             ack_timeout,
             metrics: Metrics::register(registry)?,
+            spool: None,
         })
+    }
+
+    /// Deliver into `spool` from now on: [`Dispatcher::deliver`] and
+    /// [`Dispatcher::dead_letter`] succeed once the spool has the events durably, and the
+    /// forwarders publish them to the sinks.
+    pub fn with_spool(mut self, spool: Spool) -> Self {
+        self.spool = Some(spool);
+        self
+    }
+
+    /// The spool, when one is configured.
+    pub fn spool(&self) -> Option<&Spool> {
+        self.spool.as_ref()
+    }
+
+    /// The dead-letter route, when one is configured.
+    pub fn dead_letter_route(&self) -> Option<&DeadLetterRoute> {
+        self.dead_letter.as_ref()
     }
 
     /// The configured sinks.
@@ -139,6 +166,17 @@ impl Dispatcher {
     pub async fn deliver(&self, events: &[CanonicalEvent]) -> Result<(), DeliveryError> {
         if events.is_empty() {
             return Ok(());
+        }
+        if let Some(spool) = &self.spool {
+            let records = events
+                .iter()
+                .map(|event| NewRecord {
+                    route: None,
+                    source_name: event.source_name.clone(),
+                    payload: event.to_structured_json(),
+                })
+                .collect();
+            return spool.append(records).await.map_err(DeliveryError::Spool);
         }
         if let [sink] = &*self.sinks {
             // One sink (the usual set-up): no join, whose futures would be collected on the heap.
@@ -161,6 +199,17 @@ impl Dispatcher {
             .as_ref()
             .ok_or(DeliveryError::NoDeadLetterRoute)?;
         let event = [letter.to_event()];
+        if let Some(spool) = &self.spool {
+            let record = NewRecord {
+                route: Some(route.destination.clone()),
+                source_name: letter.source_name.clone(),
+                payload: event[0].to_structured_json(),
+            };
+            return spool
+                .append(vec![record])
+                .await
+                .map_err(DeliveryError::Spool);
+        }
         let result = self
             .publish_one(route.sink.as_ref(), None, Some(&route.destination), &event)
             .await;
@@ -185,6 +234,19 @@ impl Dispatcher {
             first.get_or_insert(err);
         }
         first.map_or(Ok(()), Err)
+    }
+
+    /// Publish `events` to the sink at `index` (its routing, or `destination` when given),
+    /// bounded by the ack timeout and counted like any delivery. Used by the spool's forwarders.
+    pub async fn publish_to_sink(
+        &self,
+        index: usize,
+        destination: Option<&str>,
+        events: &[CanonicalEvent],
+    ) -> Result<(), SinkError> {
+        let sink = Arc::clone(&self.sinks[index]);
+        self.publish_one(sink.as_ref(), Some(index), destination, events)
+            .await
     }
 
     /// Publish to one sink, bounded by the ack timeout. Each sink gets its own deadline so a

@@ -9,4 +9,5 @@
 pub mod config;
 pub mod normalize;
 pub mod run;
+pub mod spool_status;
 pub mod telemetry;

@@ -48,6 +48,12 @@ enum Command {
         /// Payload file; `-` or nothing reads standard input.
         input: Option<PathBuf>,
     },
+    /// Inspect the spool (`[spool]`) without disturbing a bridge running on it.
+    Spool {
+        /// What to do.
+        #[command(subcommand)]
+        command: SpoolCommand,
+    },
     /// Probe a running bridge's admin endpoint and exit 0 when it answers 2xx (container
     /// `HEALTHCHECK`s, which have no curl in the image).
     Healthcheck {
@@ -57,6 +63,16 @@ enum Command {
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 3)]
         timeout_secs: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SpoolCommand {
+    /// Print retained events and bytes, and each sink's cursor, lag and oldest unforwarded age.
+    Status {
+        /// Configuration file (TOML) with a `[spool]` section.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -81,11 +97,16 @@ fn main() -> ExitCode {
         Command::Run { config } => Config::load(config.as_deref()).and_then(run::run),
         Command::CheckConfig { config } => Config::load(config.as_deref()).map(|c| {
             eprintln!(
-                "configuration is valid: {} source(s), {} sink(s), callbacks on {}, admin on {}",
+                "configuration is valid: {} source(s), {} sink(s), callbacks on {}, admin on {}{}",
                 c.sources.len(),
                 c.sinks.len(),
                 c.server.listen,
-                c.server.admin_listen
+                c.server.admin_listen,
+                c.spool.as_ref().map_or_else(String::new, |s| format!(
+                    ", spool in {} (max {} bytes)",
+                    s.path.display(),
+                    s.max_bytes
+                ))
             );
         }),
         Command::Normalize {
@@ -94,6 +115,14 @@ fn main() -> ExitCode {
             input,
         } => normalize::run(provider.into(), source, input),
         Command::Healthcheck { url, timeout_secs } => healthcheck(&url, timeout_secs),
+        Command::Spool {
+            command: SpoolCommand::Status { config },
+        } => Config::load(config.as_deref())
+            .and_then(|c| vodbridge::spool_status::report(&c))
+            .map(|text| {
+                use std::io::Write as _;
+                let _ = std::io::stdout().write_all(text.as_bytes());
+            }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

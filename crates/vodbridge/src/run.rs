@@ -1,11 +1,15 @@
-//! `vodbridge run`: build the sinks, the dispatcher, the receiver and the admin server; serve
-//! until SIGTERM/SIGINT; then stop accepting, finish in-flight requests and flush the sinks.
+//! `vodbridge run`: build the sinks, the dispatcher (and the spool with its forwarders), the
+//! receiver and the admin server; serve until SIGTERM/SIGINT; then, within one
+//! `shutdown_timeout`, stop accepting, finish in-flight requests, forward what the spool holds
+//! and flush the sinks.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use anyhow::Context as _;
 use prometheus::Registry;
@@ -14,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 use vodbridge_core::Sink;
+use vodbridge_ingress::forward::{spawn_forwarders, ForwardMetrics};
 use vodbridge_ingress::http::{
     admin_router, router, serve as serve_http, AdminState, ConnectionMetrics, HttpSettings,
     HttpState,
@@ -21,6 +26,7 @@ use vodbridge_ingress::http::{
 use vodbridge_ingress::poller::Poller;
 use vodbridge_ingress::{DeadLetterRoute, Dispatcher, Readiness};
 use vodbridge_sink_file::{FileSink, FileSinkMetrics};
+use vodbridge_spool::{Spool, SpoolConfig};
 
 use crate::config::{resolve_sources, Config, SinkConfig};
 use crate::telemetry;
@@ -79,7 +85,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .iter()
         .filter_map(|s| sinks.get(s.name()).cloned())
         .collect();
-    let dispatcher = Dispatcher::new(ordered, dead_letter, config.server.ack_timeout, &registry)?;
+    let sink_names: Vec<String> = ordered.iter().map(|s| s.name().to_owned()).collect();
+    let mut dispatcher =
+        Dispatcher::new(ordered, dead_letter, config.server.ack_timeout, &registry)?;
+    let spool = match &config.spool {
+        Some(spool_config) => {
+            let spool = open_spool(spool_config.clone(), sink_names.clone(), &registry).await?;
+            dispatcher = dispatcher.with_spool(spool.clone());
+            Some(spool)
+        }
+        None => None,
+    };
     let settings = HttpSettings {
         max_body_bytes: config.server.max_body_bytes,
         max_in_flight: config.server.max_in_flight,
@@ -107,13 +123,28 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
+    // Forwarders outlive the servers at shutdown: they drain the spool until the deadline.
+    let forwarders = TaskTracker::new();
+    let drain = CancellationToken::new();
+    let stop_forwarding = CancellationToken::new();
+    if let Some(spool_config) = &config.spool {
+        let metrics = ForwardMetrics::register(&registry, &sink_names)?;
+        spawn_forwarders(
+            &dispatcher,
+            spool_config.batch_size,
+            &metrics,
+            &forwarders,
+            &drain,
+            &stop_forwarding,
+        );
+    }
     // A poller stops pulling on shutdown and confirms what it holds; the tracker waits for it.
     for poller in pollers {
         tracker.spawn(poller.run(shutdown.clone()));
     }
     let callbacks = bind(config.server.listen, "server.listen").await?;
     let admin = bind(config.server.admin_listen, "server.admin_listen").await?;
-    info!(listen = %config.server.listen, admin = %config.server.admin_listen, sources = config.sources.len(), sinks = config.sinks.len(), "vodbridge started");
+    info!(listen = %config.server.listen, admin = %config.server.admin_listen, sources = config.sources.len(), sinks = config.sinks.len(), spool = ?config.spool.as_ref().map(|s| &s.path), "vodbridge started");
 
     let admin_state = AdminState {
         dispatcher: dispatcher.clone(),
@@ -144,23 +175,62 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         signal = wait_for_signal() => info!(%signal, "shutting down: no new connections, finishing in-flight requests"),
         () = shutdown.cancelled() => warn!("a server stopped; shutting down"),
     }
+    // One budget for the whole shutdown: requests in flight, then (with a spool) forwarding what
+    // is left, then flushing the sinks, each taking what the previous steps left over.
+    let deadline = Instant::now() + config.server.shutdown_timeout;
     shutdown.cancel();
     tracker.close();
-    let deadline = config.server.shutdown_timeout;
-    if tokio::time::timeout(deadline, tracker.wait())
+    if tokio::time::timeout_at(deadline, tracker.wait())
         .await
         .is_err()
     {
         warn!(
-            ?deadline,
+            budget = ?config.server.shutdown_timeout,
             "in-flight requests did not finish before the shutdown deadline"
         );
     }
-    match dispatcher.flush(deadline).await {
+    if let Some(spool) = &spool {
+        drain.cancel();
+        forwarders.close();
+        if tokio::time::timeout_at(deadline, forwarders.wait())
+            .await
+            .is_err()
+        {
+            stop_forwarding.cancel();
+            forwarders.wait().await;
+        }
+        let (events, bytes) = spool.retained();
+        spool.close().await;
+        info!(
+            events,
+            bytes, "spool closed; what is left is forwarded at the next start"
+        );
+    }
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    match dispatcher.flush(remaining).await {
         Ok(()) => info!("sinks flushed; bye"),
-        Err(e) => error!(error = %e, "sinks not flushed before the deadline"),
+        Err(e) => warn!(error = %e, "sinks not flushed before the shutdown deadline"),
     }
     Ok(())
+}
+
+/// Open the spool off the runtime's threads (recovery reads the database).
+async fn open_spool(
+    config: SpoolConfig,
+    sinks: Vec<String>,
+    registry: &Registry,
+) -> anyhow::Result<Spool> {
+    let registry = registry.clone();
+    let path = config.path.clone();
+    let (spool, recovery) =
+        tokio::task::spawn_blocking(move || Spool::open(config, &sinks, &registry))
+            .await
+            .context("spool: opening was interrupted")?
+            .with_context(|| format!("spool.path {}", path.display()))?;
+    if recovery.truncated > 0 || recovery.clamped_cursors > 0 {
+        warn!(?recovery, "spool recovered from damage");
+    }
+    Ok(spool)
 }
 
 async fn bind(addr: SocketAddr, key: &str) -> anyhow::Result<TcpListener> {

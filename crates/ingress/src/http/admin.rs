@@ -1,4 +1,5 @@
-//! Admin endpoints: `/healthz` (alive), `/readyz` (sinks and components ready), `/metrics`.
+//! Admin endpoints: `/healthz` (alive), `/readyz` (sinks — or the spool — and components ready),
+//! `/metrics`.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -7,6 +8,7 @@ use axum::{Json, Router};
 use http::{header, StatusCode};
 use prometheus::{Encoder, Registry, TextEncoder};
 use vodbridge_core::SinkHealth;
+use vodbridge_spool::SpoolHealth;
 
 use crate::dispatch::Dispatcher;
 use crate::health::Readiness;
@@ -38,6 +40,18 @@ async fn readyz(State(state): State<AdminState>) -> Response {
     let sinks = state.dispatcher.health().await;
     let components = state.readiness.snapshot();
     let mut ready = true;
+    // With a spool, callbacks are accepted while a broker is down (that is what the spool is
+    // for): the spool's own health decides, and the sinks are reported for information.
+    let spool = state.dispatcher.spool().map(|spool| {
+        let (events, bytes) = spool.retained();
+        let (ok, detail) = match spool.health() {
+            SpoolHealth::Healthy => (true, None),
+            SpoolHealth::Unhealthy(why) => (false, Some(why)),
+        };
+        ready &= ok;
+        serde_json::json!({ "ready": ok, "detail": detail, "retained_events": events, "retained_bytes": bytes })
+    });
+    let sinks_decide = spool.is_none();
     let sinks: Vec<_> = sinks
         .into_iter()
         .map(|(name, health)| {
@@ -45,7 +59,9 @@ async fn readyz(State(state): State<AdminState>) -> Response {
                 SinkHealth::Healthy => (true, None),
                 SinkHealth::Unhealthy(why) => (false, Some(why)),
             };
-            ready &= ok;
+            if sinks_decide {
+                ready &= ok;
+            }
             serde_json::json!({ "name": name, "ready": ok, "detail": detail })
         })
         .collect();
@@ -63,7 +79,7 @@ async fn readyz(State(state): State<AdminState>) -> Response {
     };
     (
         status,
-        Json(serde_json::json!({ "ready": ready, "sinks": sinks, "components": components })),
+        Json(serde_json::json!({ "ready": ready, "sinks": sinks, "components": components, "spool": spool })),
     )
         .into_response()
 }

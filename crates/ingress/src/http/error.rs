@@ -71,6 +71,9 @@ impl CallbackError {
             CallbackError::UnsupportedMediaType(_) => "unsupported_media_type",
             CallbackError::Unauthorized(_) => "unauthorized",
             CallbackError::Malformed(_) => "malformed",
+            // With a spool, the spool's own reason (spool_full, spool_io) says why.
+            CallbackError::Delivery(DeliveryError::Spool(e))
+            | CallbackError::DeadLetterFailed(DeliveryError::Spool(e)) => e.reason(),
             CallbackError::DeadLetterFailed(_) => "dead_letter_failed",
             CallbackError::Delivery(DeliveryError::Timeout(_)) => "ack_timeout",
             CallbackError::Delivery(_) => "sink_failed",

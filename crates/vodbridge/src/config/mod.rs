@@ -17,6 +17,7 @@ use vodbridge_core::Secret;
 use vodbridge_sink_file::FileSinkConfig;
 use vodbridge_sink_kafka::KafkaSinkConfig;
 use vodbridge_sink_nats::NatsSinkConfig;
+use vodbridge_spool::SpoolConfig;
 
 pub use secrets::resolve_sources;
 
@@ -27,7 +28,7 @@ pub const EMBEDDED_DEFAULT: &str = include_str!("../../../../config/vodbridge.to
 /// Top-level sections an environment variable may override. Arrays (`sources`, `sinks`) cannot
 /// be addressed from the environment; other `VODBRIDGE_*` variables are ignored, not refused,
 /// because tools set unrelated ones.
-const ENV_SECTIONS: &[&str] = &["server", "log", "dead_letter"];
+const ENV_SECTIONS: &[&str] = &["server", "log", "dead_letter", "spool"];
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -48,6 +49,11 @@ pub struct Config {
     /// Where inputs that cannot be normalized are kept. Required: without it a malformed body
     /// could only be refused with 503 forever or dropped.
     pub dead_letter: Option<DeadLetterConfig>,
+    /// A durable local spool (see `vodbridge_spool::SpoolConfig`). With it, a callback is
+    /// answered 200 once its events are fsync'd in the spool, and one forwarder per sink
+    /// publishes them; without it, once every sink acknowledged. Optional.
+    #[serde(default)]
+    pub spool: Option<SpoolConfig>,
 }
 
 /// `[server]`.

@@ -38,6 +38,9 @@ impl Config {
             !self.server.ack_timeout.is_zero(),
             "server.ack_timeout must be greater than 0"
         );
+        if let Some(spool) = &self.spool {
+            spool.validate().map_err(anyhow::Error::msg)?;
+        }
         let mut names = HashSet::new();
         for (i, source) in self.sources.iter().enumerate() {
             let name = &source.name;

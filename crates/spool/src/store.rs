@@ -1,0 +1,477 @@
+//! Everything that touches SQLite: the schema, opening with recovery, tolerant reads, salvage.
+//!
+//! One row per event in `records` (its `seq` assigned by the writer, never reused), one row per
+//! consumer in `cursors` (the last `seq` it acknowledged), and `meta.last_seq`, the highest `seq`
+//! ever committed, which survives the removal of every record and lets recovery tell a cursor
+//! that is ahead of the data.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension};
+use tracing::{error, warn};
+
+/// Name of the database file inside the spool directory.
+pub(crate) const DB_FILE: &str = "spool.db";
+
+/// `records.kind` of a canonical event (or a dead letter, when `route` is set).
+pub(crate) const KIND_EVENT: i64 = 0;
+/// `records.kind` of a placeholder for data recovery could not read: `body` says what was lost.
+pub(crate) const KIND_LOST: i64 = 1;
+
+/// Bytes a row costs beyond its strings, counted in `retained_bytes` (rowid, integers, header).
+pub(crate) const ROW_OVERHEAD: u64 = 32;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY,
+    kind INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL,
+    route TEXT,
+    source_name TEXT NOT NULL,
+    body BLOB NOT NULL,
+    crc INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cursors (consumer TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+";
+
+/// One record read back.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Position in the spool (increasing, never reused).
+    pub seq: u64,
+    /// When the record was appended (Unix milliseconds).
+    pub received_ms: i64,
+    /// What the record holds.
+    pub body: EntryBody,
+}
+
+/// The content of an [`Entry`].
+#[derive(Debug, Clone)]
+pub enum EntryBody {
+    /// A record as appended, its checksum verified.
+    Record {
+        /// `Some(destination)` for a dead letter, `None` for an event routed by the sinks.
+        route: Option<String>,
+        /// The configured source name (routing templates need it).
+        source_name: String,
+        /// The bytes given to [`crate::Spool::append`].
+        payload: Vec<u8>,
+    },
+    /// A record that failed its checksum or could not be read: quarantine it.
+    Corrupt {
+        /// The bytes as found, when they could be read at all.
+        raw: Option<Vec<u8>>,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// The checksum of one record's content.
+pub(crate) fn checksum(route: Option<&str>, source_name: &str, payload: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(route.unwrap_or("").as_bytes());
+    h.update(&[0]);
+    h.update(source_name.as_bytes());
+    h.update(&[0]);
+    h.update(payload);
+    h.finalize()
+}
+
+/// The bytes a record counts for in `retained_bytes`.
+pub(crate) fn row_bytes(route: Option<&str>, source_name: &str, payload_len: usize) -> u64 {
+    (route.map_or(0, str::len) + source_name.len() + payload_len) as u64 + ROW_OVERHEAD
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Open a read-write connection with the durability settings: WAL, `synchronous = FULL` (every
+/// commit is fsync'd before it returns).
+pub(crate) fn open_rw(db: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        db,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&conn)?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    // Readers and the writer on other connections wait for each other's brief locks.
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        warn!(mode, "the spool database did not switch to WAL mode");
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL;
+         PRAGMA journal_size_limit = 67108864;
+         PRAGMA cache_size = -8192;",
+    )?;
+    Ok(())
+}
+
+/// What the database held when it was opened.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Loaded {
+    pub(crate) last_seq: u64,
+    pub(crate) retained_events: u64,
+    pub(crate) retained_bytes: u64,
+    pub(crate) cursors: Vec<(String, u64)>,
+}
+
+/// What recovery found and did, reported once at start-up and in metrics.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    /// Events found in the spool, not yet forwarded to every sink.
+    pub recovered: u64,
+    /// Records recovery could not read (their place is kept as a dead letter).
+    pub truncated: u64,
+    /// Cursors found ahead of the data and set back to its end.
+    pub clamped_cursors: u64,
+    /// The damaged database was set aside here (salvage), if it was.
+    pub quarantined_file: Option<PathBuf>,
+}
+
+/// Open the spool database in `dir`, salvaging it when SQLite reports it damaged.
+pub(crate) fn open_and_recover(
+    dir: &Path,
+) -> Result<(Connection, Loaded, Recovery), rusqlite::Error> {
+    let db = dir.join(DB_FILE);
+    let mut recovery = Recovery::default();
+    let conn = match open_checked(&db) {
+        Ok(conn) => conn,
+        Err(e) if is_corruption(&e) => {
+            error!(path = %db.display(), error = %e, "spool database is damaged; salvaging what can be read");
+            salvage(dir, &mut recovery)?
+        }
+        Err(e) => return Err(e),
+    };
+    let mut loaded = load(&conn)?;
+    // A cursor ahead of the data can only come from damage (or a restored backup): it would
+    // make its consumer skip events. Clamp it to the end of the data.
+    for (name, seq) in &mut loaded.cursors {
+        if *seq > loaded.last_seq {
+            warn!(consumer = %name, cursor = *seq, last_seq = loaded.last_seq, "spool cursor ahead of the data; clamped to its end");
+            *seq = loaded.last_seq;
+            conn.execute(
+                "UPDATE cursors SET seq = ?1 WHERE consumer = ?2",
+                params![loaded.last_seq as i64, name.as_str()],
+            )?;
+            recovery.clamped_cursors += 1;
+        }
+    }
+    recovery.recovered = loaded.retained_events;
+    Ok((conn, loaded, recovery))
+}
+
+fn open_checked(db: &Path) -> rusqlite::Result<Connection> {
+    let conn = open_rw(db)?;
+    conn.execute_batch(SCHEMA)?;
+    let verdict: String = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
+    if verdict != "ok" {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+            Some(format!("quick_check: {verdict}")),
+        ));
+    }
+    // The counts read every page of `records`: damage quick_check missed surfaces here.
+    load(&conn)?;
+    Ok(conn)
+}
+
+pub(crate) fn is_corruption(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+    )
+}
+
+pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Loaded> {
+    let (count, bytes, max_seq): (i64, i64, Option<i64>) = conn.query_row(
+        "SELECT count(*), coalesce(sum(length(CAST(body AS BLOB)) + length(coalesce(route, '')) + length(source_name)), 0), max(seq) FROM records",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let meta_last: Option<i64> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'last_seq'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let mut stmt = conn.prepare("SELECT consumer, seq FROM cursors")?;
+    let cursors = stmt
+        .query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Loaded {
+        last_seq: max_seq.unwrap_or(0).max(meta_last.unwrap_or(0)).max(0) as u64,
+        retained_events: count as u64,
+        retained_bytes: bytes as u64 + count as u64 * ROW_OVERHEAD,
+        cursors,
+    })
+}
+
+/// Read up to `limit` records after `after`, in order. When SQLite reports damage, fall back to
+/// reading `seq` by `seq` up to `last_seq`, turning each unreadable one into a
+/// [`EntryBody::Corrupt`] entry, so a damaged page costs its records and never stops the reader.
+pub(crate) fn read_after(
+    conn: &Connection,
+    after: u64,
+    limit: usize,
+    last_seq: u64,
+) -> rusqlite::Result<Vec<Entry>> {
+    match read_range(conn, after, limit) {
+        Ok(entries) => Ok(entries),
+        Err(e) if is_corruption(&e) => {
+            warn!(after, error = %e, "spool page damaged; reading record by record");
+            let mut out = Vec::new();
+            let mut seq = after + 1;
+            while seq <= last_seq && out.len() < limit {
+                let entry = match read_one(conn, seq) {
+                    Ok(Some(entry)) => entry,
+                    Ok(None) => Entry {
+                        seq,
+                        received_ms: 0,
+                        body: EntryBody::Corrupt {
+                            raw: None,
+                            detail: format!("spool record {seq} missing (damaged page)"),
+                        },
+                    },
+                    Err(e) => Entry {
+                        seq,
+                        received_ms: 0,
+                        body: EntryBody::Corrupt {
+                            raw: None,
+                            detail: format!("spool record {seq} unreadable: {e}"),
+                        },
+                    },
+                };
+                out.push(entry);
+                seq += 1;
+            }
+            Ok(out)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+const SELECT: &str =
+    "SELECT seq, kind, received_ms, route, source_name, CAST(body AS BLOB), crc FROM records";
+
+fn read_range(conn: &Connection, after: u64, limit: usize) -> rusqlite::Result<Vec<Entry>> {
+    let mut stmt =
+        conn.prepare_cached(&format!("{SELECT} WHERE seq > ?1 ORDER BY seq LIMIT ?2"))?;
+    let rows = stmt.query_map(params![after as i64, limit as i64], row_to_entry)?;
+    rows.collect()
+}
+
+fn read_one(conn: &Connection, seq: u64) -> rusqlite::Result<Option<Entry>> {
+    let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE seq = ?1"))?;
+    stmt.query_row(params![seq as i64], row_to_entry).optional()
+}
+
+fn row_to_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+    let seq = row.get::<_, i64>(0)? as u64;
+    let kind: i64 = row.get(1)?;
+    let received_ms: i64 = row.get(2)?;
+    // Damage can change a column's type: read loosely and let the checksum judge.
+    let route: Option<String> = row.get(3).unwrap_or(None);
+    let source_name: String = row.get(4).unwrap_or_default();
+    let payload: Vec<u8> = row.get(5).unwrap_or_default();
+    let crc: i64 = row.get(6).unwrap_or(-1);
+    let body = if kind == KIND_LOST {
+        EntryBody::Corrupt {
+            raw: None,
+            detail: String::from_utf8_lossy(&payload).into_owned(),
+        }
+    } else if kind == KIND_EVENT
+        && crc == i64::from(checksum(route.as_deref(), &source_name, &payload))
+    {
+        EntryBody::Record {
+            route,
+            source_name,
+            payload,
+        }
+    } else {
+        EntryBody::Corrupt {
+            raw: Some(payload),
+            detail: format!("spool record {seq} failed its checksum"),
+        }
+    };
+    Ok(Entry {
+        seq,
+        received_ms,
+        body,
+    })
+}
+
+/// Move the damaged database aside (into `quarantine/`), then copy every record that can still
+/// be read, and the cursors, into a new one. Records that cannot be read keep their place as
+/// [`KIND_LOST`] rows, which consumers turn into dead letters.
+fn salvage(dir: &Path, recovery: &mut Recovery) -> rusqlite::Result<Connection> {
+    let db = dir.join(DB_FILE);
+    let qdir = dir.join("quarantine");
+    let stamp = now_ms();
+    let moved = qdir.join(format!("spool-{stamp}.db"));
+    let io = |e: std::io::Error| {
+        rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+            Some(format!("cannot move the damaged spool aside: {e}")),
+        )
+    };
+    std::fs::create_dir_all(&qdir).map_err(io)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let from = PathBuf::from(format!("{}{suffix}", db.display()));
+        if from.exists() {
+            std::fs::rename(&from, format!("{}{suffix}", moved.display())).map_err(io)?;
+        }
+    }
+    recovery.quarantined_file = Some(moved.clone());
+    let fresh = open_rw(&db)?;
+    fresh.execute_batch(SCHEMA)?;
+    let old = Connection::open_with_flags(&moved, OpenFlags::SQLITE_OPEN_READ_WRITE);
+    let Ok(old) = old else {
+        error!(path = %moved.display(), "damaged spool cannot be opened at all; starting empty");
+        return Ok(fresh);
+    };
+    let cursors: Vec<(String, u64)> = old
+        .prepare("SELECT consumer, seq FROM cursors")
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })?
+            .collect()
+        })
+        .unwrap_or_default();
+    let meta_last: u64 = old
+        .query_row("SELECT value FROM meta WHERE key = 'last_seq'", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map(|v| v.max(0) as u64)
+        .unwrap_or(0);
+    // Copy forward from the oldest cursor; a damaged range is skipped in jumps so an unreadable
+    // tail ends the copy instead of looping.
+    let start = cursors.iter().map(|c| c.1).min().unwrap_or(0);
+    let mut copied: Vec<Entry> = Vec::new();
+    let mut after = start;
+    let mut misses = 0u32;
+    loop {
+        match read_range(&old, after, 1024) {
+            Ok(batch) if batch.is_empty() => break,
+            Ok(batch) => {
+                misses = 0;
+                after = batch.last().map_or(after, |e| e.seq);
+                copied.extend(batch);
+            }
+            Err(_) => {
+                // Skip forward: 1, 2, 4, … records past the last good one, at most 40 tries.
+                misses += 1;
+                if misses > 40 {
+                    break;
+                }
+                let probe = after + (1u64 << (misses - 1).min(40));
+                match read_one(&old, probe) {
+                    Ok(Some(entry)) => {
+                        after = entry.seq;
+                        copied.push(entry);
+                        misses = 0;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    let last_seq = meta_last.max(copied.last().map_or(0, |e| e.seq)).max(start);
+    let tx = fresh.unchecked_transaction()?;
+    {
+        let mut insert = tx.prepare(
+            "INSERT INTO records (seq, kind, received_ms, route, source_name, body, crc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        let mut expect = start + 1;
+        for entry in &copied {
+            if entry.seq > expect {
+                insert_lost(&mut insert, expect, entry.seq - 1)?;
+                recovery.truncated += entry.seq - expect;
+            }
+            expect = entry.seq + 1;
+            match &entry.body {
+                EntryBody::Record {
+                    route,
+                    source_name,
+                    payload,
+                } => {
+                    insert.execute(params![
+                        entry.seq as i64,
+                        KIND_EVENT,
+                        entry.received_ms,
+                        route,
+                        source_name,
+                        payload,
+                        i64::from(checksum(route.as_deref(), source_name, payload)),
+                    ])?;
+                }
+                EntryBody::Corrupt { raw, detail } => {
+                    // Kept with a checksum that fails, so the reader quarantines it once.
+                    insert.execute(params![
+                        entry.seq as i64,
+                        KIND_EVENT,
+                        entry.received_ms,
+                        Option::<String>::None,
+                        "",
+                        raw.clone().unwrap_or_else(|| detail.clone().into_bytes()),
+                        -1i64,
+                    ])?;
+                }
+            }
+        }
+        if last_seq >= expect {
+            insert_lost(&mut insert, expect, last_seq)?;
+            recovery.truncated += last_seq - expect + 1;
+        }
+        for (name, seq) in &cursors {
+            tx.execute(
+                "INSERT OR REPLACE INTO cursors (consumer, seq) VALUES (?1, ?2)",
+                params![name, *seq as i64],
+            )?;
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_seq', ?1)",
+            params![last_seq as i64],
+        )?;
+    }
+    tx.commit()?;
+    error!(
+        quarantined = %moved.display(),
+        copied = copied.len(),
+        unreadable = recovery.truncated,
+        "spool salvaged into a new database; the damaged one is kept for inspection"
+    );
+    Ok(fresh)
+}
+
+fn insert_lost(insert: &mut rusqlite::Statement<'_>, from: u64, to: u64) -> rusqlite::Result<()> {
+    let detail = if from == to {
+        format!("spool record {from} unreadable after damage")
+    } else {
+        format!("spool records {from}..={to} unreadable after damage")
+    };
+    insert.execute(params![
+        from as i64,
+        KIND_LOST,
+        now_ms(),
+        Option::<String>::None,
+        "",
+        detail.into_bytes(),
+        0i64,
+    ])?;
+    Ok(())
+}
