@@ -69,6 +69,14 @@ fn worker_threads(value: Option<&str>) -> anyhow::Result<usize> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let registry = Registry::new();
     telemetry::register_build_info(&registry)?;
+    let sink_names: Vec<String> = config.sinks.iter().map(|s| s.name().to_owned()).collect();
+    // The spool first: a bad path stops start-up before any broker is dialled.
+    let spool = match &config.spool {
+        Some(spool_config) => {
+            Some(open_spool(spool_config.clone(), sink_names.clone(), &registry).await?)
+        }
+        None => None,
+    };
     let sinks = build_sinks(&config, &registry).await?;
     let dead_letter = match &config.dead_letter {
         Some(dl) => Some(DeadLetterRoute {
@@ -85,17 +93,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .iter()
         .filter_map(|s| sinks.get(s.name()).cloned())
         .collect();
-    let sink_names: Vec<String> = ordered.iter().map(|s| s.name().to_owned()).collect();
     let mut dispatcher =
         Dispatcher::new(ordered, dead_letter, config.server.ack_timeout, &registry)?;
-    let spool = match &config.spool {
-        Some(spool_config) => {
-            let spool = open_spool(spool_config.clone(), sink_names.clone(), &registry).await?;
-            dispatcher = dispatcher.with_spool(spool.clone());
-            Some(spool)
-        }
-        None => None,
-    };
+    if let Some(spool) = &spool {
+        dispatcher = dispatcher.with_spool(spool.clone());
+    }
     let settings = HttpSettings {
         max_body_bytes: config.server.max_body_bytes,
         max_in_flight: config.server.max_in_flight,

@@ -133,6 +133,11 @@ impl Ledger {
         self.lock().delivered.clear();
     }
 
+    /// The keys (media ids) of the callbacks answered 200 so far.
+    pub fn acknowledged_keys(&self) -> Vec<String> {
+        self.lock().acked.iter().cloned().collect()
+    }
+
     /// Callbacks answered 200 so far.
     pub fn acknowledged(&self) -> usize {
         self.lock().acked.len()

@@ -84,6 +84,9 @@ pub struct SenderConfig {
     /// The first callback number ([`media_id`]); distinct senders on one broker need distinct
     /// ranges.
     pub first: u64,
+    /// When set, the pauses before each retry instead of `retry_delay` × `max_attempts`: one
+    /// attempt, then one retry after each pause, then give up (a vendor's own schedule).
+    pub schedule: Option<Vec<Duration>>,
 }
 
 impl SenderConfig {
@@ -98,6 +101,20 @@ impl SenderConfig {
             max_attempts: 300,
             request_timeout: Duration::from_secs(5),
             first: 0,
+            schedule: None,
+        }
+    }
+
+    /// Volcengine's documented behaviour: one attempt, retries after 5 s, 10 s and 30 s, then
+    /// the callback is dropped (`gave_up` in the ledger).
+    pub fn volcengine(url: impl Into<String>) -> Self {
+        Self {
+            schedule: Some(vec![
+                Duration::from_secs(5),
+                Duration::from_secs(10),
+                Duration::from_secs(30),
+            ]),
+            ..Self::new(url)
         }
     }
 }
@@ -110,14 +127,18 @@ pub async fn send_until_accepted(
     key: &str,
 ) -> bool {
     ledger.sent(key);
-    for attempt in 1..=config.max_attempts {
+    let pauses: Vec<Duration> = match &config.schedule {
+        Some(schedule) => schedule.clone(),
+        None => vec![config.retry_delay; config.max_attempts.saturating_sub(1) as usize],
+    };
+    for attempt in 0..=pauses.len() {
         let outcome = post_once(client, &config.url, key).await;
         ledger.answered(key, &outcome);
         if outcome == Outcome::Accepted {
             return true;
         }
-        if attempt < config.max_attempts {
-            tokio::time::sleep(config.retry_delay).await;
+        if let Some(pause) = pauses.get(attempt) {
+            tokio::time::sleep(*pause).await;
         }
     }
     ledger.gave_up(key);
