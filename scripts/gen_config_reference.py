@@ -25,6 +25,9 @@ SECTIONS = [
     ("[sinks.stream]", "crates/sink-nats/src/config.rs", "StreamConfig",
      "Optional, NATS sinks only: the JetStream stream to create or update at start-up."),
     ("[dead_letter]", "crates/vodbridge/src/config/mod.rs", "DeadLetterConfig", ""),
+    ("[spool]", "crates/spool/src/config.rs", "SpoolConfig",
+     "Optional. With it, a callback is answered 200 once its events are fsync'd in the spool, and one "
+     "forwarder per sink publishes them afterwards; without it, once every sink acknowledged."),
 ]
 
 FIELD = re.compile(r"^\s*pub (r#)?([a-z_][a-z0-9_]*)\s*:\s*(.+?),?\s*$")

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Validates what users deploy with: the compose file, the Kubernetes manifests, the Prometheus alert
-# rules (syntax and unit tests), the shipped configuration files, and that every metric the alert
-# rules and the Grafana dashboard query is one the real binary exports. For the last check the
-# binary is started and driven through success, bad input, unmapped types, a sink outage (a real
-# nats-server killed mid-run) and a failing Tencent poller, then /metrics is scraped and compared.
+# Validates what users deploy with: the compose file, the Kubernetes manifests (the StatefulSet keeps
+# the spool on a claim, its grace period covers shutdown_timeout), the Grafana dashboard against its
+# generator, the Prometheus alert rules (syntax and unit tests), the shipped configuration files, and
+# that every metric the alert rules and the Grafana dashboard query is one the real binary exports.
+# For the last check the binary is started and driven through success, bad input, unmapped types, a
+# sink outage (a real nats-server killed mid-run) and a failing Tencent poller, then a second one with
+# a [spool] takes a callback; /metrics of both is scraped and compared.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -14,22 +16,47 @@ docker-compose -f docker-compose.yml config -q
 
 echo "-- Kubernetes manifests parse and name what they must"
 "$PY" - <<'PYEOF'
-import pathlib, yaml
-kinds = set()
+import pathlib, re, tomllib, yaml
+kinds, objs = set(), {}
 for path in sorted(pathlib.Path("deploy/kubernetes").glob("*.yaml")):
     for doc in yaml.safe_load_all(path.read_text()):
         assert doc and "kind" in doc and "apiVersion" in doc, f"{path}: not a Kubernetes object"
         kinds.add(doc["kind"])
-need = {"Deployment", "Service", "ConfigMap", "Secret", "PodDisruptionBudget", "HorizontalPodAutoscaler", "ServiceMonitor"}
+        objs[(doc["kind"], doc.get("metadata", {}).get("name"))] = doc
+need = {"StatefulSet", "Service", "ConfigMap", "Secret", "PodDisruptionBudget", "HorizontalPodAutoscaler", "ServiceMonitor"}
 missing = need - kinds
 assert not missing, f"missing kinds: {missing}"
-dep = yaml.safe_load(pathlib.Path("deploy/kubernetes/deployment.yaml").read_text())
-spec = dep["spec"]["template"]["spec"]
+kust = yaml.safe_load(pathlib.Path("deploy/kubernetes/kustomization.yaml").read_text())
+for res in kust["resources"]:
+    assert pathlib.Path("deploy/kubernetes", res).exists(), f"kustomization names missing {res}"
+sts = objs[("StatefulSet", "vodbridge")]
+spec = sts["spec"]["template"]["spec"]
 c = spec["containers"][0]
 assert {"livenessProbe", "readinessProbe"} <= c.keys(), "probes missing"
-assert spec["terminationGracePeriodSeconds"] > 10, "grace period must exceed the 10 s ack timeout"
-print(f"kubernetes: {len(kinds)} kinds ok")
+# The pod's spool: [spool] path of the embedded config on a volumeClaimTemplates claim.
+config = tomllib.loads(objs[("ConfigMap", "vodbridge")]["data"]["vodbridge.toml"])
+spool_path = config["spool"]["path"]
+claims = {t["metadata"]["name"] for t in sts["spec"].get("volumeClaimTemplates", [])}
+mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
+assert mounts.get(spool_path) in claims, f"[spool] path {spool_path} is not on a PersistentVolumeClaim ({mounts}, {claims})"
+# Grace period: counted from the preStop hook, it must cover the pause, server.shutdown_timeout (one
+# budget for the whole drain) and a few seconds for the process to exit.
+def seconds(text):
+    return sum(int(n) * {"s": 1, "m": 60, "h": 3600}[u] for n, u in re.findall(r"(\d+)\s*([smh])", text))
+shutdown = seconds(config.get("server", {}).get("shutdown_timeout", "30s"))
+pre_stop = c.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
+grace = spec["terminationGracePeriodSeconds"]
+assert grace >= pre_stop + shutdown + 5, f"grace period {grace}s < preStop {pre_stop}s + shutdown_timeout {shutdown}s + 5s"
+assert spec.get("securityContext", {}).get("fsGroup") == spec["securityContext"]["runAsGroup"], "fsGroup must make the spool claim writable"
+hpa = objs[("HorizontalPodAutoscaler", "vodbridge")]["spec"]["scaleTargetRef"]
+assert (hpa["kind"], hpa["name"]) == ("StatefulSet", "vodbridge"), f"HPA targets {hpa}"
+headless = objs.get(("Service", sts["spec"]["serviceName"]))
+assert headless and headless["spec"].get("clusterIP") == "None", "serviceName must name a headless Service"
+print(f"kubernetes: {len(kinds)} kinds ok; spool {spool_path} on claim {mounts[spool_path]}; grace {grace}s >= {pre_stop}+{shutdown}+5")
 PYEOF
+
+echo "-- Grafana dashboard is generated"
+"$PY" scripts/deploy/gen_dashboard.py --check
 
 echo "-- Prometheus rules"
 promtool check rules deploy/prometheus/rules.yml
@@ -113,17 +140,31 @@ code=$(post tencent tests/fixtures/tencent/file_deleted.json)
 [ "$code" = 503 ] || { echo "sink outage answered $code, expected 503" >&2; exit 1; }
 sleep 1
 curl -fsS "http://127.0.0.1:$ADMIN/metrics" > "$WORK/metrics.txt"
-"$PY" - "$WORK/metrics.txt" <<'PYEOF'
+kill -TERM "$PID"; wait "$PID" || true; PID=""
+
+# The spool's families exist only with [spool]: a second bridge with one, and a callback through it.
+LISTEN=$(free_port); ADMIN=$(free_port)
+file_bridge_config "$WORK/spooled" "$LISTEN" "$ADMIN" > "$WORK/spool.toml"
+printf '[spool]\npath = "%s"\nmax_bytes = "64MiB"\n' "$WORK/spooled/spool" >> "$WORK/spool.toml"
+"$BIN" run --config "$WORK/spool.toml" 2>"$WORK/vodbridge-spool.log" &
+PID=$!
+wait_ready "$PID" "$ADMIN" "$WORK/vodbridge-spool.log"
+[ "$(post tencent tests/fixtures/tencent/file_deleted.json)" = 200 ]
+sleep 1
+curl -fsS "http://127.0.0.1:$ADMIN/metrics" > "$WORK/metrics-spool.txt"
+"$BIN" spool status --config "$WORK/spool.toml" >/dev/null
+"$PY" - "$WORK/metrics.txt" "$WORK/metrics-spool.txt" <<'PYEOF'
 import json, re, sys
 exported = set()
-for line in open(sys.argv[1]):
-    m = re.match(r"^(vodbridge_[a-z0-9_]+)", line)
-    if m:
-        exported.add(re.sub(r"_(bucket|sum|count)$", "", m.group(1)))
+for scraped in sys.argv[1:]:
+    for line in open(scraped):
+        m = re.match(r"^(vodbridge_[a-z0-9_]+)", line)
+        if m:
+            exported.add(re.sub(r"_(bucket|sum|count)$", "", m.group(1)))
 queried = {}
 dash = json.load(open("deploy/grafana/dashboards/vodbridge.json"))
 for panel in dash["panels"]:
-    for t in panel["targets"]:
+    for t in panel.get("targets", []):
         for name in re.findall(r"vodbridge_[a-z0-9_]+", t["expr"]):
             queried.setdefault(re.sub(r"_(bucket|sum|count)$", "", name), set()).add("dashboard: " + panel["title"])
 for name in re.findall(r"vodbridge_[a-z0-9_]+", open("deploy/prometheus/rules.yml").read()):

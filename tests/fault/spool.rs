@@ -17,7 +17,14 @@ use vodbridge_tests::{free_port, vodbridge_binary, Bridge};
 /// A bridge with a JetStream sink `nats` (stream `VOD`, dead letters on `deadletter.vod`), a
 /// file sink `file` at `dir/events.jsonl`, and a spool in `spool_dir`. `spool_extra` holds more
 /// `[spool]` lines.
-fn config(listen: u16, admin: u16, nats_url: &str, dir: &Path, spool_dir: &Path, spool_extra: &str) -> String {
+fn config(
+    listen: u16,
+    admin: u16,
+    nats_url: &str,
+    dir: &Path,
+    spool_dir: &Path,
+    spool_extra: &str,
+) -> String {
     let sinks = vodbridge_tests::nats_sink_toml(nats_url);
     format!(
         r#"
@@ -78,7 +85,10 @@ fn assert_file_has_everything(ledger: &Ledger, dir: &Path, log: &str) {
         missing.iter().take(5).collect::<Vec<_>>()
     );
     let split: Vec<_> = file.iter().filter(|(_, ids)| ids.len() > 1).collect();
-    assert!(split.is_empty(), "one occurrence under several ids: {split:?}");
+    assert!(
+        split.is_empty(),
+        "one occurrence under several ids: {split:?}"
+    );
 }
 
 /// Wait until `check` holds, polling every 200 ms; panic with `what` after `timeout`.
@@ -104,7 +114,10 @@ async fn wait_delivered(ledger: &Ledger, nats_url: &str, dir: &Path, timeout: Du
         ledger.clear_deliveries();
         read_stream(nats_url, ledger).await;
         let file = file_events(dir);
-        let in_file = ledger.acknowledged_keys().iter().all(|k| file.contains_key(k));
+        let in_file = ledger
+            .acknowledged_keys()
+            .iter()
+            .all(|k| file.contains_key(k));
         if (ledger.all_acknowledged_delivered() && in_file) || started.elapsed() > timeout {
             return;
         }
@@ -125,7 +138,8 @@ async fn outage_longer_than_volcengine_retries_with_a_sigkill_loses_nothing() {
     let ledger = Arc::new(Ledger::new(
         "fault_spool: JetStream down 120 s, bridge SIGKILLed mid-outage, sender on Volcengine's schedule (+5 s, +10 s, +30 s, give up)",
     ));
-    let mut sender_config = SenderConfig::volcengine(format!("http://127.0.0.1:{listen}/v1/callbacks/tencent"));
+    let mut sender_config =
+        SenderConfig::volcengine(format!("http://127.0.0.1:{listen}/v1/callbacks/tencent"));
     // About 10 callbacks a second, as in the measurement that lost 327 of 600 without a spool.
     sender_config.workers = 2;
     sender_config.pace = Duration::from_millis(200);
@@ -150,7 +164,10 @@ async fn outage_longer_than_volcengine_retries_with_a_sigkill_loses_nothing() {
     let report = ledger.report();
     println!("outage {outage:.1?}; accepted before it: {before}, during it: {during}");
     report.assert_nothing_lost(&bridge.log());
-    assert!(during > 100, "callbacks must be accepted during the outage\n{report}");
+    assert!(
+        during > 100,
+        "callbacks must be accepted during the outage\n{report}"
+    );
     assert_file_has_everything(&ledger, dir.path(), &bridge.log());
 }
 
@@ -167,7 +184,8 @@ async fn sigkill_loop_under_load_keeps_every_acknowledged_event_in_both_sinks() 
     let ledger = Arc::new(Ledger::new(
         "fault_spool: five SIGKILLs under load, two sinks (JetStream and file)",
     ));
-    let mut sender_config = SenderConfig::new(format!("http://127.0.0.1:{listen}/v1/callbacks/tencent"));
+    let mut sender_config =
+        SenderConfig::new(format!("http://127.0.0.1:{listen}/v1/callbacks/tencent"));
     sender_config.workers = 8;
     sender_config.pace = Duration::ZERO;
     let sender = Sender::start(sender_config, Arc::clone(&ledger));
@@ -204,7 +222,8 @@ async fn a_dead_sink_holds_back_only_its_own_cursor() {
     let ledger = Arc::new(Ledger::new(
         "fault_spool: JetStream down 60 s while the file sink keeps receiving",
     ));
-    let mut sender_config = SenderConfig::new(format!("http://127.0.0.1:{listen}/v1/callbacks/tencent"));
+    let mut sender_config =
+        SenderConfig::new(format!("http://127.0.0.1:{listen}/v1/callbacks/tencent"));
     sender_config.workers = 2;
     sender_config.pace = Duration::from_millis(20);
     let sender = Sender::start(sender_config, Arc::clone(&ledger));
@@ -217,13 +236,16 @@ async fn a_dead_sink_holds_back_only_its_own_cursor() {
     while down.elapsed() < Duration::from_secs(60) {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let metrics = bridge.metrics().await;
-        worst_file_lag = worst_file_lag.max(metric(&metrics, "vodbridge_spool_lag_seconds{sink=\"file\"}").unwrap_or(f64::MAX));
+        worst_file_lag = worst_file_lag.max(
+            metric(&metrics, "vodbridge_spool_lag_seconds{sink=\"file\"}").unwrap_or(f64::MAX),
+        );
         nats_lag = metric(&metrics, "vodbridge_spool_lag_seconds{sink=\"nats\"}").unwrap_or(0.0);
         // What was answered 200 a second ago must be in the file by now.
         let acked = ledger.acknowledged_keys();
         tokio::time::sleep(Duration::from_secs(1)).await;
         let file = file_events(dir.path());
-        worst_file_behind = worst_file_behind.max(acked.iter().filter(|k| !file.contains_key(*k)).count());
+        worst_file_behind =
+            worst_file_behind.max(acked.iter().filter(|k| !file.contains_key(*k)).count());
     }
     nats.start_again().await;
     sender.stop().await;
@@ -231,10 +253,22 @@ async fn a_dead_sink_holds_back_only_its_own_cursor() {
     let report = ledger.report();
     println!("file sink: worst lag {worst_file_lag:.2} s, worst missing after 1 s {worst_file_behind}; JetStream lag at the end of the outage {nats_lag:.1} s");
     report.assert_nothing_lost(&bridge.log());
-    assert_eq!(report.answered_503, 0, "a spool accepts while a broker is down\n{report}");
-    assert!(worst_file_lag < 2.0, "the healthy sink's lag stays flat: {worst_file_lag}");
-    assert_eq!(worst_file_behind, 0, "the healthy sink keeps up within a second");
-    assert!(nats_lag > 40.0, "the dead sink's lag grows with the outage: {nats_lag}");
+    assert_eq!(
+        report.answered_503, 0,
+        "a spool accepts while a broker is down\n{report}"
+    );
+    assert!(
+        worst_file_lag < 2.0,
+        "the healthy sink's lag stays flat: {worst_file_lag}"
+    );
+    assert_eq!(
+        worst_file_behind, 0,
+        "the healthy sink keeps up within a second"
+    );
+    assert!(
+        nats_lag > 40.0,
+        "the dead sink's lag grows with the outage: {nats_lag}"
+    );
     assert_file_has_everything(&ledger, dir.path(), &bridge.log());
 }
 
@@ -261,7 +295,14 @@ async fn a_full_spool_answers_503_then_drains_and_accepts_again() {
     let spool = dir.path().join("spool");
     let (listen, admin) = (free_port(), free_port());
     // Room for about 60 of the 2.3 KB events.
-    let cfg = config(listen, admin, &nats.url(), dir.path(), &spool, "max_bytes = \"150KiB\"");
+    let cfg = config(
+        listen,
+        admin,
+        &nats.url(),
+        dir.path(),
+        &spool,
+        "max_bytes = \"150KiB\"",
+    );
     let bridge = Bridge::start(dir.path(), &cfg, admin).await;
     let ledger = Ledger::new("fault_spool: spool full while JetStream is down");
     let url = format!("http://127.0.0.1:{listen}/v1/callbacks/tencent");
@@ -271,12 +312,25 @@ async fn a_full_spool_answers_503_then_drains_and_accepts_again() {
         matches!(&outcome, Outcome::Rejected { status: 503, reason: Some(r), retry_after: true } if r == "spool_full"),
         "a full spool answers 503 spool_full with Retry-After: {outcome:?}"
     );
-    assert!((30..200).contains(&refused_at), "refused after {refused_at} callbacks");
+    assert!(
+        (30..200).contains(&refused_at),
+        "refused after {refused_at} callbacks"
+    );
     let metrics = bridge.metrics().await;
-    assert!(metric(&metrics, "vodbridge_spool_rejected_total{reason=\"spool_full\"}").unwrap_or(0.0) >= 1.0);
+    assert!(
+        metric(
+            &metrics,
+            "vodbridge_spool_rejected_total{reason=\"spool_full\"}"
+        )
+        .unwrap_or(0.0)
+            >= 1.0
+    );
     // Still full: old data is never dropped to make room.
     let again = post_once(&reqwest::Client::new(), &url, &media_id(refused_at)).await;
-    assert!(matches!(again, Outcome::Rejected { status: 503, .. }), "{again:?}");
+    assert!(
+        matches!(again, Outcome::Rejected { status: 503, .. }),
+        "{again:?}"
+    );
     nats.start_again().await;
     eventually(Duration::from_secs(60), "the spool drains", async || {
         let m = bridge.metrics().await;
@@ -311,7 +365,11 @@ impl SmallDisk {
             .arg(&path)
             .status()
             .expect("run mount");
-        assert!(status.success(), "mount a {size} tmpfs at {} (the test runs as root)", path.display());
+        assert!(
+            status.success(),
+            "mount a {size} tmpfs at {} (the test runs as root)",
+            path.display()
+        );
         Self { path }
     }
 
@@ -329,7 +387,10 @@ impl SmallDisk {
 
 impl Drop for SmallDisk {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(&self.path).status();
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .status();
     }
 }
 
@@ -361,29 +422,44 @@ async fn a_full_disk_answers_503_and_recovers_when_space_returns() {
         matches!(&outcome, Outcome::Rejected { status: 503, reason: Some(r), retry_after: true } if r == "spool_io"),
         "a full disk answers 503 spool_io with Retry-After: {outcome:?}"
     );
-    eventually(Duration::from_secs(10), "/readyz reports the spool unready", async || {
-        matches!(bridge.readyz().await, Some((503, body)) if body.contains("spool"))
-    })
+    eventually(
+        Duration::from_secs(10),
+        "/readyz reports the spool unready",
+        async || matches!(bridge.readyz().await, Some((503, body)) if body.contains("spool")),
+    )
     .await;
-    assert!(bridge.log().contains(&spool.display().to_string()), "the log names the path");
+    assert!(
+        bridge.log().contains(&spool.display().to_string()),
+        "the log names the path"
+    );
     std::fs::remove_file(&ballast).expect("free the disk");
-    eventually(Duration::from_secs(20), "the spool takes writes again", async || {
-        matches!(bridge.readyz().await, Some((200, _)))
-    })
+    eventually(
+        Duration::from_secs(20),
+        "the spool takes writes again",
+        async || matches!(bridge.readyz().await, Some((200, _))),
+    )
     .await;
     for n in refused_at..refused_at + 20 {
         let key = media_id(n);
         ledger.sent(&key);
         let outcome = post_once(&client, &url, &key).await;
         ledger.answered(&key, &outcome);
-        assert_eq!(outcome, Outcome::Accepted, "accepted again once space returned");
+        assert_eq!(
+            outcome,
+            Outcome::Accepted,
+            "accepted again once space returned"
+        );
     }
     nats.start_again().await;
     wait_delivered(&ledger, &nats.url(), dir.path(), Duration::from_secs(30)).await;
     let report = ledger.report();
     println!("{report}");
     assert_eq!(report.lost, 0, "{report}\n{}", bridge.log());
-    assert!(!bridge.log().contains("panicked"), "no panic\n{}", bridge.log());
+    assert!(
+        !bridge.log().contains("panicked"),
+        "no panic\n{}",
+        bridge.log()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -393,11 +469,20 @@ async fn a_second_bridge_on_the_same_spool_refuses_to_start() {
     let dir = tempfile::tempdir().expect("temp dir");
     let spool = dir.path().join("spool");
     let (listen, admin) = (free_port(), free_port());
-    let _first = Bridge::start(dir.path(), &config(listen, admin, &nats.url(), dir.path(), &spool, ""), admin).await;
+    let _first = Bridge::start(
+        dir.path(),
+        &config(listen, admin, &nats.url(), dir.path(), &spool, ""),
+        admin,
+    )
+    .await;
     let other = tempfile::tempdir().expect("temp dir");
     let (listen2, admin2) = (free_port(), free_port());
     let path = other.path().join("vodbridge.toml");
-    std::fs::write(&path, config(listen2, admin2, &nats.url(), other.path(), &spool, "")).expect("config");
+    std::fs::write(
+        &path,
+        config(listen2, admin2, &nats.url(), other.path(), &spool, ""),
+    )
+    .expect("config");
     let out = std::process::Command::new(vodbridge_binary())
         .args(["run", "--config"])
         .arg(&path)
@@ -406,7 +491,8 @@ async fn a_second_bridge_on_the_same_spool_refuses_to_start() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "the second bridge must not start");
     assert!(
-        stderr.contains("in use by another vodbridge process") && stderr.contains(&spool.display().to_string()),
+        stderr.contains("in use by another vodbridge process")
+            && stderr.contains(&spool.display().to_string()),
         "a clear message naming the directory: {stderr}"
     );
 }
@@ -419,7 +505,18 @@ async fn an_unwritable_spool_path_stops_start_up_naming_it() {
     std::fs::write(&blocker, b"a file").expect("file");
     let spool = blocker.join("spool");
     let path = dir.path().join("vodbridge.toml");
-    std::fs::write(&path, config(free_port(), free_port(), "nats://127.0.0.1:1", dir.path(), &spool, "")).expect("config");
+    std::fs::write(
+        &path,
+        config(
+            free_port(),
+            free_port(),
+            "nats://127.0.0.1:1",
+            dir.path(),
+            &spool,
+            "",
+        ),
+    )
+    .expect("config");
     let out = std::process::Command::new(vodbridge_binary())
         .args(["run", "--config"])
         .arg(&path)
@@ -427,5 +524,157 @@ async fn an_unwritable_spool_path_stops_start_up_naming_it() {
         .expect("run");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains(&spool.display().to_string()), "names the path: {stderr}");
+    assert!(
+        stderr.contains(&spool.display().to_string()),
+        "names the path: {stderr}"
+    );
+}
+
+/// Copy every file of `from` into `to` (created).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("copy target");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        if entry.file_type().expect("type").is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+        }
+    }
+}
+
+/// Fold the spool's WAL into its database file (what a checkpoint does), so damage to
+/// `spool.db` hits the records themselves.
+fn checkpoint(spool: &Path) {
+    let status = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchone()); c.close()")
+        .arg(spool.join("spool.db"))
+        .status()
+        .expect("python3");
+    assert!(status.success(), "checkpoint the spool");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::print_stdout, reason = "the figures are the test's output")]
+async fn a_damaged_spool_starts_delivers_the_intact_and_counts_the_rest() {
+    vodbridge_binary();
+    const EVENTS: u64 = 300;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pristine = dir.path().join("pristine");
+    // Fill a spool while JetStream is away, so every event stays in it for the `nats` sink.
+    {
+        let mut nats = NatsServer::start().await;
+        let spool = dir.path().join("spool");
+        let (listen, admin) = (free_port(), free_port());
+        let cfg = config(listen, admin, &nats.url(), dir.path(), &spool, "");
+        let mut bridge = Bridge::start(dir.path(), &cfg, admin).await;
+        nats.stop().await;
+        let client = reqwest::Client::new();
+        let url = format!("http://127.0.0.1:{listen}/v1/callbacks/tencent");
+        for n in 0..EVENTS {
+            let outcome = post_once(&client, &url, &media_id(n)).await;
+            assert_eq!(outcome, Outcome::Accepted);
+        }
+        bridge.kill();
+        checkpoint(&spool);
+        copy_dir(&spool, &pristine);
+    }
+    let size = std::fs::metadata(pristine.join("spool.db"))
+        .expect("db")
+        .len();
+    let flips: Vec<u64> = (1..=12).map(|i| size * i / 13 + 7).collect();
+    let damages: Vec<(String, Box<dyn Fn(&Path)>)> = vec![
+        (
+            format!("12 bytes flipped at {flips:?}"),
+            Box::new(move |db: &Path| {
+                let mut bytes = std::fs::read(db).expect("read");
+                for &at in &flips {
+                    bytes[at as usize] ^= 0x5a;
+                }
+                std::fs::write(db, bytes).expect("write");
+            }),
+        ),
+        (
+            format!("truncated to {} of {size} bytes", size * 3 / 4),
+            Box::new(move |db: &Path| truncate(db, size * 3 / 4)),
+        ),
+        (
+            format!("truncated to {} of {size} bytes", size / 2),
+            Box::new(move |db: &Path| truncate(db, size / 2)),
+        ),
+        (
+            format!(
+                "truncated to {} of {size} bytes (mid-page)",
+                size / 3 + 1000
+            ),
+            Box::new(move |db: &Path| truncate(db, size / 3 + 1000)),
+        ),
+    ];
+    for (what, damage) in damages {
+        let case = tempfile::tempdir().expect("case dir");
+        let spool = case.path().join("spool");
+        copy_dir(&pristine, &spool);
+        damage(&spool.join("spool.db"));
+        let nats = NatsServer::start().await;
+        let (listen, admin) = (free_port(), free_port());
+        let cfg = config(listen, admin, &nats.url(), case.path(), &spool, "");
+        // Start-up must succeed whatever the damage.
+        let bridge = Bridge::start(case.path(), &cfg, admin).await;
+        let forwarded = Instant::now();
+        while metric(
+            &bridge.metrics().await,
+            "vodbridge_spool_lag_events{sink=\"nats\"}",
+        ) != Some(0.0)
+        {
+            assert!(
+                forwarded.elapsed() < Duration::from_secs(60),
+                "{what}: the damaged spool is forwarded within 60 s\n{}\n{}",
+                bridge.metrics().await,
+                bridge.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let ledger = Ledger::new(format!("fault_spool: spool {what}"));
+        read_stream(&nats.url(), &ledger).await;
+        let delivered = (0..EVENTS)
+            .filter(|n| ledger.is_delivered(&media_id(*n)))
+            .count() as u64;
+        let m = bridge.metrics().await;
+        let quarantined =
+            metric(&m, "vodbridge_spool_quarantined_records_total").unwrap_or(0.0) as u64;
+        let truncated = metric(&m, "vodbridge_spool_truncated_records_total").unwrap_or(0.0) as u64;
+        println!("{what}: delivered {delivered} of {EVENTS}, quarantined {quarantined} records, unreadable {truncated}");
+        assert!(
+            delivered > 0,
+            "{what}: intact events are delivered\n{}",
+            bridge.log()
+        );
+        assert!(
+            delivered < EVENTS || quarantined + truncated == 0,
+            "{what}: nothing counted as damaged while everything arrived"
+        );
+        // Every event is accounted for: delivered, or counted among the damaged records.
+        assert!(
+            EVENTS - delivered <= truncated + quarantined,
+            "{what}: {} events neither delivered nor counted (quarantined {quarantined}, unreadable {truncated})\n{}",
+            EVENTS - delivered,
+            bridge.log()
+        );
+        assert!(
+            quarantined + truncated > 0 || delivered == EVENTS,
+            "{what}: damage is counted"
+        );
+        assert!(
+            !bridge.log().contains("panicked"),
+            "{what}: no panic\n{}",
+            bridge.log()
+        );
+    }
+}
+
+fn truncate(db: &Path, len: u64) {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(db)
+        .expect("open");
+    file.set_len(len).expect("truncate");
 }

@@ -89,8 +89,14 @@ impl Reader {
                     }
                     return Ok(entries);
                 }
-                // Records up to `last` were removed or are gaps: nothing to hand out there.
-                None => self.position = last,
+                // Nothing up to `last` is left for this consumer (a gap left by a salvage): its
+                // cursor moves past it, or the gap would count as lag for ever.
+                None => {
+                    self.position = last;
+                    self.shared.consumers[self.index]
+                        .acked
+                        .fetch_max(last, Ordering::AcqRel);
+                }
             }
         }
     }

@@ -274,6 +274,34 @@ fn read_range(conn: &Connection, after: u64, limit: usize) -> rusqlite::Result<V
     rows.collect()
 }
 
+/// Like [`read_range`], but keeps the rows read before an error, and the error.
+fn read_range_partial(
+    conn: &Connection,
+    after: u64,
+    limit: usize,
+) -> (Vec<Entry>, Option<rusqlite::Error>) {
+    let mut out = Vec::new();
+    let sql = format!("{SELECT} WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+    let mut stmt = match conn.prepare(&sql) {
+        Ok(stmt) => stmt,
+        Err(e) => return (out, Some(e)),
+    };
+    let mut rows = match stmt.query(params![after as i64, limit as i64]) {
+        Ok(rows) => rows,
+        Err(e) => return (out, Some(e)),
+    };
+    loop {
+        match rows.next() {
+            Ok(Some(row)) => match row_to_entry(row) {
+                Ok(entry) => out.push(entry),
+                Err(e) => return (out, Some(e)),
+            },
+            Ok(None) => return (out, None),
+            Err(e) => return (out, Some(e)),
+        }
+    }
+}
+
 fn read_one(conn: &Connection, seq: u64) -> rusqlite::Result<Option<Entry>> {
     let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE seq = ?1"))?;
     stmt.query_row(params![seq as i64], row_to_entry).optional()
@@ -336,6 +364,9 @@ fn salvage(dir: &Path, recovery: &mut Recovery) -> rusqlite::Result<Connection> 
         }
     }
     recovery.quarantined_file = Some(moved.clone());
+    if let Err(e) = repair_page_count(&moved) {
+        warn!(path = %moved.display(), error = %e, "cannot repair the damaged spool's header");
+    }
     let fresh = open_rw(&db)?;
     fresh.execute_batch(SCHEMA)?;
     let old = Connection::open_with_flags(&moved, OpenFlags::SQLITE_OPEN_READ_WRITE);
@@ -365,14 +396,18 @@ fn salvage(dir: &Path, recovery: &mut Recovery) -> rusqlite::Result<Connection> 
     let mut after = start;
     let mut misses = 0u32;
     loop {
-        match read_range(&old, after, 1024) {
-            Ok(batch) if batch.is_empty() => break,
-            Ok(batch) => {
-                misses = 0;
-                after = batch.last().map_or(after, |e| e.seq);
-                copied.extend(batch);
+        let (batch, failed) = read_range_partial(&old, after, 1024);
+        if let Some(tail) = batch.last() {
+            misses = 0;
+            after = tail.seq;
+            copied.extend(batch);
+            if failed.is_none() {
+                continue;
             }
-            Err(_) => {
+        }
+        match failed {
+            None => break,
+            Some(_) => {
                 // Skip forward: 1, 2, 4, … records past the last good one, at most 40 tries.
                 misses += 1;
                 if misses > 40 {
@@ -390,7 +425,12 @@ fn salvage(dir: &Path, recovery: &mut Recovery) -> rusqlite::Result<Connection> 
             }
         }
     }
-    let last_seq = meta_last.max(copied.last().map_or(0, |e| e.seq)).max(start);
+    // Every cursor is at or below the last record ever written: the highest is a floor for it
+    // when the meta row itself was lost.
+    let max_cursor = cursors.iter().map(|c| c.1).max().unwrap_or(0);
+    let last_seq = meta_last
+        .max(max_cursor)
+        .max(copied.last().map_or(0, |e| e.seq));
     let tx = fresh.unchecked_transaction()?;
     {
         let mut insert = tx.prepare(
@@ -456,6 +496,38 @@ fn salvage(dir: &Path, recovery: &mut Recovery) -> rusqlite::Result<Connection> 
         "spool salvaged into a new database; the damaged one is kept for inspection"
     );
     Ok(fresh)
+}
+
+/// A database file cut short still claims its old size in its header, and SQLite then refuses
+/// every read. Lower the claim to the whole pages the file still has (on the quarantined copy),
+/// so the pages that survived can be read.
+fn repair_page_count(db: &Path) -> std::io::Result<()> {
+    use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(db)?;
+    let mut header = [0u8; 100];
+    if file.read_exact(&mut header).is_err() {
+        return Ok(());
+    }
+    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65_536u64,
+        n if n >= 512 && n.is_power_of_two() => u64::from(n),
+        _ => return Ok(()),
+    };
+    let claimed = u64::from(u32::from_be_bytes([
+        header[28], header[29], header[30], header[31],
+    ]));
+    let whole = file.metadata()?.len() / page_size;
+    if whole == 0 || whole >= claimed {
+        return Ok(());
+    }
+    file.set_len(whole * page_size)?;
+    file.seek(SeekFrom::Start(28))?;
+    file.write_all(&(whole as u32).to_be_bytes())?;
+    warn!(path = %db.display(), claimed, pages = whole, "damaged spool was cut short; reading the pages it still has");
+    Ok(())
 }
 
 fn insert_lost(insert: &mut rusqlite::Statement<'_>, from: u64, to: u64) -> rusqlite::Result<()> {

@@ -133,6 +133,11 @@ impl Ledger {
         self.lock().delivered.clear();
     }
 
+    /// Whether an event for `key` has been read back.
+    pub fn is_delivered(&self, key: &str) -> bool {
+        self.lock().delivered.contains_key(key)
+    }
+
     /// The keys (media ids) of the callbacks answered 200 so far.
     pub fn acknowledged_keys(&self) -> Vec<String> {
         self.lock().acked.iter().cloned().collect()
