@@ -2,7 +2,7 @@
 # nats_cpu.sh. Source it from the repository root after scripts/lib.sh, with WORK (a scratch
 # directory), BODY (the fixture) and PIDS (an array) set; the release builds must exist.
 #
-#   start_server NAME   NAME is limits, floor or vodbridge: a fresh nats-server -js (new store
+#   start_server NAME   NAME is limits, floor, vodbridge or spooled (vodbridge with a [spool]): a fresh nats-server -js (new store
 #                       under $WORK) and NAME on it, both added to PIDS; returns once NAME has
 #                       acknowledged one request. Sets URL, URL_PATH, SERVER_PID and NATS_PID.
 #   stop_servers        stop everything in PIDS, newest first, so each server stops while its
@@ -11,7 +11,7 @@
 start_server() {
   rm -rf "$WORK/store"
   local nats_port port admin_port
-  nats_port=$(free_port); port=$(free_port)
+  nats_port=$(free_port); port=$(free_port); NATS_PORT=$nats_port
   nats-server -js -a 127.0.0.1 -p "$nats_port" -sd "$WORK/store" -l "$WORK/nats.log" &
   NATS_PID=$!; PIDS+=($NATS_PID)
   wait_tcp "$nats_port"
@@ -29,8 +29,13 @@ start_server() {
         "${FLOOR_BIN:-target/release/examples/contract_floor}" > "$WORK/floor.log" 2>&1 &
       SERVER_PID=$!; PIDS+=($SERVER_PID)
       URL_PATH=/ ;;
-    vodbridge)
+    vodbridge|spooled)
       admin_port=$(free_port)
+      ADMIN_PORT=$admin_port
+      rm -rf "$WORK/spool"
+      local spool=""
+      # The same bridge with a spool: 200 once fsync'd there, a forwarder publishes to JetStream.
+      [ "$1" = spooled ] && spool=$'[spool]\npath = "'"$WORK/spool"'"'
       cat > "$WORK/vodbridge.toml" <<TOML
 [server]
 listen = "127.0.0.1:$port"
@@ -53,11 +58,12 @@ max_age = "1h"
 [dead_letter]
 sink = "nats"
 destination = "deadletter.vod"
+$spool
 TOML
       "${VODBRIDGE_BIN:-target/release/vodbridge}" run --config "$WORK/vodbridge.toml" \
-        > "$WORK/vodbridge.log" 2>&1 &
+        > "$WORK/$1.log" 2>&1 &
       SERVER_PID=$!; PIDS+=($SERVER_PID)
-      wait_ready "$SERVER_PID" "$admin_port" "$WORK/vodbridge.log"
+      wait_ready "$SERVER_PID" "$admin_port" "$WORK/$1.log"
       URL_PATH=/v1/callbacks/tencent ;;
     *) echo "unknown server $1" >&2; return 2 ;;
   esac

@@ -288,6 +288,7 @@ async fn post_until_refused(url: &str, ledger: &Ledger, from: u64, limit: u64) -
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::print_stdout, reason = "the figures are the test's output")]
 async fn a_full_spool_answers_503_then_drains_and_accepts_again() {
     vodbridge_binary();
     let mut nats = NatsServer::start().await;
@@ -395,6 +396,7 @@ impl Drop for SmallDisk {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::print_stdout, reason = "the figures are the test's output")]
 async fn a_full_disk_answers_503_and_recovers_when_space_returns() {
     vodbridge_binary();
     let mut nats = NatsServer::start().await;
@@ -530,6 +532,9 @@ async fn an_unwritable_spool_path_stops_start_up_naming_it() {
     );
 }
 
+/// Damage done to a copy of the spool database.
+type Damage = Box<dyn Fn(&Path)>;
+
 /// Copy every file of `from` into `to` (created).
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("copy target");
@@ -582,7 +587,7 @@ async fn a_damaged_spool_starts_delivers_the_intact_and_counts_the_rest() {
         .expect("db")
         .len();
     let flips: Vec<u64> = (1..=12).map(|i| size * i / 13 + 7).collect();
-    let damages: Vec<(String, Box<dyn Fn(&Path)>)> = vec![
+    let damages: Vec<(String, Damage)> = vec![
         (
             format!("12 bytes flipped at {flips:?}"),
             Box::new(move |db: &Path| {

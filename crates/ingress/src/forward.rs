@@ -111,7 +111,13 @@ impl Forwarder {
         let spool = dispatcher.spool()?.clone();
         let sink = dispatcher.sinks().get(index)?;
         let name = sink.name().to_owned();
-        let reader = spool.reader(&name)?;
+        let reader = match spool.reader(&name)? {
+            Ok(reader) => reader,
+            Err(e) => {
+                error!(sink = %name, error = %e, "cannot open the spool for this sink's forwarder");
+                return None;
+            }
+        };
         let carries_dead_letters = dispatcher
             .dead_letter_route()
             .is_some_and(|route| std::ptr::addr_eq(route.sink.as_ref(), sink.as_ref()));
@@ -255,11 +261,13 @@ impl Forwarder {
     ) -> Handed {
         let mut backoff = BACKOFF_MIN;
         loop {
-            match self
-                .dispatcher
-                .publish_to_sink(self.index, destination, &events)
-                .await
-            {
+            // Raced against `stop` so shutdown keeps its budget; the cursor has not moved, so
+            // an abandoned publish is published again at the next start.
+            let published = tokio::select! {
+                () = stop.cancelled() => return Handed::Stopped,
+                result = self.dispatcher.publish_to_sink(self.index, destination, &events) => result,
+            };
+            match published {
                 Ok(()) => return Handed::Done,
                 Err(e) if e.is_retriable() => {
                     self.retries.inc();
@@ -323,7 +331,7 @@ impl Forwarder {
                 source_name: letter.source_name.clone(),
                 payload: letter.to_event().to_structured_json(),
             };
-            match self.spool.append(vec![record]).await {
+            match self.spool.append_replacing(vec![record]).await {
                 Ok(()) => return Handed::Done,
                 Err(e) => {
                     warn!(sink = %self.name, error = %e, "cannot spool the dead letter of a rejected event; retrying");

@@ -118,7 +118,7 @@ impl Spool {
                         .cursors
                         .iter()
                         .find(|(n, _)| n == name)
-                        .map_or(loaded.last_seq, |(_, seq)| *seq),
+                        .map_or(loaded.new_consumer_start, |(_, seq)| *seq),
                 ),
                 oldest_pending_ms: AtomicI64::new(0),
             })
@@ -165,6 +165,22 @@ impl Spool {
     /// whatever else queued meanwhile). Refused at once with [`SpoolError::Full`] when retained
     /// data would pass `max_bytes`.
     pub async fn append(&self, records: Vec<NewRecord>) -> Result<(), SpoolError> {
+        self.append_checked(records, true).await
+    }
+
+    /// [`Spool::append`] without the `max_bytes` check, for a record that replaces one already
+    /// retained (the dead letter of an event a sink rejected for good, written before that
+    /// event's cursor moves). Refusing it could wedge a full spool: the consumer holding the
+    /// data back could never move past the rejected event.
+    pub async fn append_replacing(&self, records: Vec<NewRecord>) -> Result<(), SpoolError> {
+        self.append_checked(records, false).await
+    }
+
+    async fn append_checked(
+        &self,
+        records: Vec<NewRecord>,
+        bounded: bool,
+    ) -> Result<(), SpoolError> {
         if records.is_empty() {
             return Ok(());
         }
@@ -172,7 +188,7 @@ impl Spool {
             .iter()
             .map(|r| store::row_bytes(r.route.as_deref(), &r.source_name, r.payload.len()))
             .sum();
-        let result = self.append_inner(records, bytes).await;
+        let result = self.append_inner(records, bytes, bounded).await;
         if let Err(e) = &result {
             self.shared
                 .metrics
@@ -183,14 +199,19 @@ impl Spool {
         result
     }
 
-    async fn append_inner(&self, records: Vec<NewRecord>, bytes: u64) -> Result<(), SpoolError> {
+    async fn append_inner(
+        &self,
+        records: Vec<NewRecord>,
+        bytes: u64,
+        bounded: bool,
+    ) -> Result<(), SpoolError> {
         let limit = self.shared.config.max_bytes;
         // Reserve the bytes before writing, so concurrent appends cannot overshoot together.
         let before = self
             .shared
             .retained_bytes
             .fetch_add(bytes, Ordering::AcqRel);
-        if before + bytes > limit {
+        if bounded && before + bytes > limit {
             self.shared
                 .retained_bytes
                 .fetch_sub(bytes, Ordering::AcqRel);
@@ -215,10 +236,16 @@ impl Spool {
         done.await.unwrap_or(Err(SpoolError::Closed))
     }
 
-    /// The reader of the consumer `name` (one of those given to [`Spool::open`]).
-    pub fn reader(&self, name: &str) -> Option<Reader> {
+    /// The reader of the consumer `name` (one of those given to [`Spool::open`]); `None` for
+    /// another name, an error when its database connection cannot be opened.
+    pub fn reader(&self, name: &str) -> Option<Result<Reader, SpoolError>> {
         let index = self.shared.consumers.iter().position(|c| c.name == name)?;
-        Reader::open(Arc::clone(&self.shared), index).ok()
+        Some(
+            Reader::open(Arc::clone(&self.shared), index).map_err(|source| SpoolError::Io {
+                path: self.shared.db.clone(),
+                source,
+            }),
+        )
     }
 
     /// Whether the last commit succeeded.

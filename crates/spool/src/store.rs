@@ -126,6 +126,9 @@ pub(crate) struct Loaded {
     pub(crate) retained_events: u64,
     pub(crate) retained_bytes: u64,
     pub(crate) cursors: Vec<(String, u64)>,
+    /// Where a consumer without a cursor row starts: the end of the data, unless a salvage lost
+    /// the cursors.
+    pub(crate) new_consumer_start: u64,
 }
 
 /// What recovery found and did, reported once at start-up and in metrics.
@@ -197,7 +200,7 @@ pub(crate) fn is_corruption(e: &rusqlite::Error) -> bool {
 
 pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Loaded> {
     let (count, bytes, max_seq): (i64, i64, Option<i64>) = conn.query_row(
-        "SELECT count(*), coalesce(sum(length(CAST(body AS BLOB)) + length(coalesce(route, '')) + length(source_name)), 0), max(seq) FROM records",
+        "SELECT count(*), coalesce(sum(length(CAST(body AS BLOB)) + length(CAST(coalesce(route, '') AS BLOB)) + length(CAST(source_name AS BLOB))), 0), max(seq) FROM records",
         [],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
@@ -212,8 +215,17 @@ pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Loaded> {
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    let new_start: Option<i64> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'new_consumer_start'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let last_seq = max_seq.unwrap_or(0).max(meta_last.unwrap_or(0)).max(0) as u64;
     Ok(Loaded {
-        last_seq: max_seq.unwrap_or(0).max(meta_last.unwrap_or(0)).max(0) as u64,
+        new_consumer_start: new_start.map_or(last_seq, |s| s.max(0) as u64),
+        last_seq,
         retained_events: count as u64,
         retained_bytes: bytes as u64 + count as u64 * ROW_OVERHEAD,
         cursors,
@@ -309,8 +321,10 @@ fn read_one(conn: &Connection, seq: u64) -> rusqlite::Result<Option<Entry>> {
 
 fn row_to_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     let seq = row.get::<_, i64>(0)? as u64;
-    let kind: i64 = row.get(1)?;
-    let received_ms: i64 = row.get(2)?;
+    // Damage can change any column's type: read loosely, and let the kind and the checksum
+    // judge (a strict read would fail the same record on every retry).
+    let kind: i64 = row.get(1).unwrap_or(-1);
+    let received_ms: i64 = row.get(2).unwrap_or(0);
     // Damage can change a column's type: read loosely and let the checksum judge.
     let route: Option<String> = row.get(3).unwrap_or(None);
     let source_name: String = row.get(4).unwrap_or_default();
@@ -414,13 +428,18 @@ fn salvage(dir: &Path, recovery: &mut Recovery) -> rusqlite::Result<Connection> 
                     break;
                 }
                 let probe = after + (1u64 << (misses - 1).min(40));
-                match read_one(&old, probe) {
-                    Ok(Some(entry)) => {
-                        after = entry.seq;
-                        copied.push(entry);
-                        misses = 0;
+                if let Ok(Some(entry)) = read_one(&old, probe) {
+                    // Records the jump stepped over may still be readable one by one.
+                    if probe - after <= 65_536 {
+                        for seq in after + 1..probe {
+                            if let Ok(Some(skipped)) = read_one(&old, seq) {
+                                copied.push(skipped);
+                            }
+                        }
                     }
-                    _ => {}
+                    after = entry.seq;
+                    copied.push(entry);
+                    misses = 0;
                 }
             }
         }
@@ -481,6 +500,14 @@ fn salvage(dir: &Path, recovery: &mut Recovery) -> rusqlite::Result<Connection> 
             tx.execute(
                 "INSERT OR REPLACE INTO cursors (consumer, seq) VALUES (?1, ?2)",
                 params![name, *seq as i64],
+            )?;
+        }
+        if cursors.is_empty() {
+            // The cursors are lost with the damage: every sink starts from the oldest record
+            // salvaged (duplicates, not losses), instead of at the end as a new sink would.
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('new_consumer_start', ?1)",
+                params![start as i64],
             )?;
         }
         tx.execute(

@@ -263,6 +263,9 @@ impl Writer {
             for (consumer, seq) in shared.consumers.iter().zip(cursors) {
                 upsert.execute(params![consumer.name, *seq as i64])?;
             }
+            // Every consumer has a cursor row now: a salvage's start point has done its job.
+            tx.prepare_cached("DELETE FROM meta WHERE key = 'new_consumer_start'")?
+                .execute([])?;
         }
         if batch.is_empty() && cursors.is_none() {
             // A probe after a failure: prove the disk takes writes again.
@@ -308,7 +311,7 @@ impl Writer {
                 let conn = self.connection()?;
                 let tx = conn.unchecked_transaction()?;
                 let (count, bytes): (i64, i64) = tx.query_row(
-                    "SELECT count(*), coalesce(sum(length(CAST(body AS BLOB)) + length(coalesce(route, '')) + length(source_name)), 0) FROM records WHERE seq <= ?1",
+                    "SELECT count(*), coalesce(sum(length(CAST(body AS BLOB)) + length(CAST(coalesce(route, '') AS BLOB)) + length(CAST(source_name AS BLOB))), 0) FROM records WHERE seq <= ?1",
                     params![upto as i64],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )?;

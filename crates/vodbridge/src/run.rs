@@ -131,13 +131,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let stop_forwarding = CancellationToken::new();
     if let Some(spool_config) = &config.spool {
         let metrics = ForwardMetrics::register(&registry, &sink_names)?;
-        spawn_forwarders(
+        let started = spawn_forwarders(
             &dispatcher,
             spool_config.batch_size,
             &metrics,
             &forwarders,
             &drain,
             &stop_forwarding,
+        );
+        // A sink without its forwarder would hold the spool's data back for ever.
+        anyhow::ensure!(
+            started == dispatcher.sinks().len(),
+            "spool: {started} of {} sink forwarders started (see the log)",
+            dispatcher.sinks().len()
         );
     }
     // A poller stops pulling on shutdown and confirms what it holds; the tracker waits for it.

@@ -1,0 +1,169 @@
+//! The spool on a real directory: append, read in order, acknowledge, retention, restart, limits.
+
+use std::time::Duration;
+
+use prometheus::Registry;
+use vodbridge_spool::{EntryBody, NewRecord, Spool, SpoolConfig, SpoolError};
+
+fn record(n: u64) -> NewRecord {
+    NewRecord {
+        route: None,
+        source_name: "tencent".into(),
+        payload: format!("{{\"n\":{n}}}").into_bytes(),
+    }
+}
+
+fn config(dir: &std::path::Path) -> SpoolConfig {
+    let mut config = SpoolConfig::new(dir.join("spool"));
+    config.commit_interval = Duration::from_millis(20);
+    config
+}
+
+fn open(config: &SpoolConfig, consumers: &[&str]) -> Spool {
+    let names: Vec<String> = consumers.iter().map(|s| (*s).to_owned()).collect();
+    Spool::open(config.clone(), &names, &Registry::new())
+        .expect("open")
+        .0
+}
+
+fn payloads(entries: &[vodbridge_spool::Entry]) -> Vec<String> {
+    entries
+        .iter()
+        .map(|e| match &e.body {
+            EntryBody::Record { payload, .. } => String::from_utf8(payload.clone()).expect("utf-8"),
+            EntryBody::Corrupt { detail, .. } => format!("corrupt: {detail}"),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_consumer_reads_in_order_and_resumes_after_a_restart_from_its_own_cursor() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = config(dir.path());
+    let spool = open(&config, &["a", "b"]);
+    spool
+        .append((1..=5).map(record).collect())
+        .await
+        .expect("append");
+    let mut a = spool.reader("a").expect("reader a").expect("open");
+    let first = a.next(3).await.expect("read");
+    assert_eq!(payloads(&first), ["{\"n\":1}", "{\"n\":2}", "{\"n\":3}"]);
+    a.ack(first[2].seq, 0);
+    // Let a commit carry the cursor, then stop.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    spool.close().await;
+    drop((a, spool));
+
+    let spool = open(&config, &["a", "b"]);
+    let mut a = spool.reader("a").expect("reader a").expect("open");
+    let mut b = spool.reader("b").expect("reader b").expect("open");
+    assert_eq!(
+        payloads(&a.next(10).await.expect("a")),
+        ["{\"n\":4}", "{\"n\":5}"]
+    );
+    assert_eq!(
+        b.next(10).await.expect("b").len(),
+        5,
+        "b acknowledged nothing"
+    );
+    assert_eq!(
+        spool.retained().0,
+        5,
+        "nothing is removed before every cursor passed it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn positions_are_never_reused_after_everything_was_removed() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = config(dir.path());
+    let spool = open(&config, &["a"]);
+    spool
+        .append((1..=3).map(record).collect())
+        .await
+        .expect("append");
+    let mut a = spool.reader("a").expect("reader").expect("open");
+    let read = a.next(10).await.expect("read");
+    a.ack(read[2].seq, 0);
+    for _ in 0..100 {
+        if spool.retained().0 == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(spool.retained(), (0, 0), "removed once acknowledged");
+    spool.close().await;
+    drop((a, spool));
+    let spool = open(&config, &["a"]);
+    spool.append(vec![record(4)]).await.expect("append");
+    let mut a = spool.reader("a").expect("reader").expect("open");
+    let read = a.next(10).await.expect("read");
+    assert_eq!(
+        payloads(&read),
+        ["{\"n\":4}"],
+        "the new record is seen, not skipped"
+    );
+    assert_eq!(read[0].seq, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_spool_refuses_and_keeps_what_it_has() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut config = config(dir.path());
+    config.max_bytes = 500;
+    let spool = open(&config, &["a"]);
+    let mut accepted = 0;
+    let refusal = loop {
+        match spool.append(vec![record(accepted)]).await {
+            Ok(()) => accepted += 1,
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(refusal, SpoolError::Full { limit: 500, .. }),
+        "{refusal:?}"
+    );
+    assert_eq!(refusal.reason(), "spool_full");
+    assert!(accepted > 3, "{accepted}");
+    let mut a = spool.reader("a").expect("reader").expect("open");
+    assert_eq!(a.next(1000).await.expect("read").len() as u64, accepted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_share_commits() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = config(dir.path());
+    let registry = Registry::new();
+    let (spool, _) = Spool::open(config, &["a".to_owned()], &registry).expect("open");
+    let tasks: Vec<_> = (0..64)
+        .map(|n| {
+            let spool = spool.clone();
+            tokio::spawn(async move { spool.append(vec![record(n)]).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task").expect("append");
+    }
+    assert_eq!(spool.last_seq(), 64);
+    let families = registry.gather();
+    let commits = families
+        .iter()
+        .find(|f| f.name() == "vodbridge_spool_commit_batch_events")
+        .map(|f| f.get_metric()[0].get_histogram().get_sample_count())
+        .expect("histogram");
+    assert!(commits < 64, "64 appends in {commits} commits");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_open_of_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = config(dir.path());
+    let _spool = open(&config, &["a"]);
+    let err = Spool::open(config, &["a".to_owned()], &Registry::new())
+        .err()
+        .expect("refused");
+    assert!(matches!(err, SpoolError::Locked { .. }), "{err}");
+    assert!(err
+        .to_string()
+        .contains("in use by another vodbridge process"));
+}

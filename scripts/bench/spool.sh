@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# HTTP -> spool -> JetStream against HTTP -> JetStream direct, side by side: the same bridge and
+# configuration, once without and once with a [spool], alternating within each round under the
+# same wrk load (a fixture with a fresh media id per request). Each run gets a fresh nats-server
+# and a fresh spool, a warm-up that is not recorded and a measured run. After the measured run of
+# the spooled bridge, the script waits until the forwarder has published everything and reports
+# how far behind it was, so the figure is sustained end-to-end throughput, not only ingest.
+#
+#   scripts/bench/spool.sh           # ROUNDS=3 DURATION=15s CONNECTIONS=64 THREADS=2 WARMUP=5s
+#
+# Then the drain: with JetStream stopped, the spooled bridge takes OUTAGE (default 60s) of load
+# at about RATE callbacks/s (default 2000, paced by wrk's connections and a Lua delay), JetStream
+# comes back, and the backlog's drain rate is read from vodbridge_spool_lag_events while the
+# same load goes on.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-15s}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+WARMUP=${WARMUP:-5s}
+OUTAGE=${OUTAGE:-60}
+RATE=${RATE:-2000}
+BODY=${BODY:-$ROOT/tests/fixtures/tencent/new_file_upload.json}
+export PATH="$PATH:/usr/sbin"
+
+command -v wrk >/dev/null || { echo "wrk missing: apt-get install -y wrk" >&2; exit 1; }
+command -v nats-server >/dev/null || { echo "nats-server missing: apt-get install -y nats-server" >&2; exit 1; }
+cargo build --release -p vodbridge --bin vodbridge
+
+. scripts/lib.sh
+WORK=$(mktemp -d)
+PIDS=()
+. scripts/bench/nats_servers.sh
+trap 'stop_servers; rm -rf "$WORK"' EXIT
+
+RUN=0
+wrk_once() { # duration url path [lua]
+  RUN=$((RUN + 1))
+  BENCH_RUN=$RUN BENCH_BODY="$BODY" BENCH_PATH="$3" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$1" --latency \
+    -s "${4:-scripts/bench/fresh_id.lua}" "$2"
+}
+
+metric() { # name
+  curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" '$1==m {print $2}'
+}
+
+run() { # name
+  start_server "$1"
+  local out rps p99 errors lag=0 drain_s=0 t0
+  wrk_once "$WARMUP" "$URL" "$URL_PATH" > /dev/null
+  out=$(wrk_once "$DURATION" "$URL" "$URL_PATH")
+  if [ "$1" = spooled ]; then
+    lag=$(metric 'vodbridge_spool_lag_events{sink="nats"}')
+    t0=$(date +%s.%N)
+    while [ "$(metric 'vodbridge_spool_lag_events{sink="nats"}')" != 0 ]; do sleep 0.05; done
+    drain_s=$(echo "$(date +%s.%N) - $t0" | bc)
+  fi
+  stop_servers
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  errors=$(awk '/Non-2xx/ {print $5}' <<<"$out"); errors=${errors:-0}
+  echo "$1 rps=$rps p99=$p99 non2xx=$errors lag_at_end=$lag drained_in=${drain_s}s"
+  echo "$1 $rps $p99 $lag $drain_s" >> "$WORK/results"
+}
+
+for _ in $(seq "$ROUNDS"); do
+  run vodbridge
+  run spooled
+done
+
+python3 - "$WORK/results" "${DURATION%s}" <<'PY'
+import statistics, sys
+def ms(t):
+    return float(t[:-2]) if t.endswith("ms") else float(t[:-2]) / 1000 if t.endswith("us") else float(t[:-1]) * 1000
+runs = {}
+for line in open(sys.argv[1]):
+    name, rps, p99, lag, drain = line.split()
+    runs.setdefault(name, []).append((float(rps), ms(p99), float(lag), float(drain)))
+duration = float(sys.argv[2])
+d = statistics.median(r[0] for r in runs["vodbridge"])
+s = statistics.median(r[0] for r in runs["spooled"])
+# End to end: what was accepted in the measured run, over the run plus the time its backlog took.
+e2e = statistics.median(r[0] * duration / (duration + r[3]) for r in runs["spooled"])
+dp = statistics.median(r[1] for r in runs["vodbridge"])
+sp = statistics.median(r[1] for r in runs["spooled"])
+print(f"median rps: direct={d:.0f} spooled(ingest)={s:.0f} spooled(end-to-end)={e2e:.0f}")
+print(f"ratios: ingest/direct={s / d:.2f} end-to-end/direct={e2e / d:.2f}; p99 ms: direct={dp:.2f} spooled={sp:.2f}")
+PY
+
+# The drain after an outage.
+start_server spooled
+kill "$NATS_PID"; wait "$NATS_PID" 2>/dev/null || true
+cat > "$WORK/paced.lua" <<LUA
+-- fresh_id.lua, with each connection pausing so that all together send about $RATE/s.
+dofile("$ROOT/scripts/bench/fresh_id.lua")
+local pause = $CONNECTIONS * 1000 / $RATE
+function delay() return pause end
+LUA
+wrk_once "$((OUTAGE + 60))s" "$URL" "$URL_PATH" "$WORK/paced.lua" > "$WORK/paced.out" &
+WRK=$!
+sleep "$OUTAGE"
+backlog=$(metric 'vodbridge_spool_lag_events{sink="nats"}')
+nats-server -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/store" -l "$WORK/nats.log" &
+PIDS+=($!)
+t0=$(date +%s.%N)
+peak=0
+prev=$backlog; prev_t=$t0
+while true; do
+  sleep 1
+  lag=$(metric 'vodbridge_spool_lag_events{sink="nats"}')
+  now=$(date +%s.%N)
+  [ "${lag%.*}" -lt 2000 ] && break
+  [ "$(echo "$now - $t0 > 60" | bc)" = 1 ] && { echo "backlog not drained within 60 s (lag $lag)"; break; }
+  prev=$lag; prev_t=$now
+done
+secs=$(echo "$now - $t0" | bc)
+wait "$WRK" || true
+accepted_rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/paced.out")
+python3 - "$backlog" "$secs" "$accepted_rps" <<'PY'
+import sys
+backlog, secs, rate = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+# Forwarded in that time = the backlog plus what kept arriving, minus what was left (< 2000).
+print(f"outage backlog {backlog:.0f} events at {rate:.0f} callbacks/s; caught up in {secs:.1f} s "
+      f"while the load went on: drain rate >= {(backlog + rate * secs - 2000) / secs:.0f} events/s")
+PY
