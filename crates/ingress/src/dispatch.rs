@@ -25,6 +25,18 @@ pub struct DeadLetterRoute {
     pub destination: String,
 }
 
+impl DeadLetterRoute {
+    /// `letter` as a spool record bound for this route: the dispatcher's dead letters and the
+    /// forwarders' (events a sink rejected for good) take the same form.
+    pub fn spool_record(&self, letter: &DeadLetter) -> NewRecord {
+        NewRecord {
+            route: Some(self.destination.clone()),
+            source_name: letter.source_name.clone(),
+            payload: letter.to_event().to_structured_json(),
+        }
+    }
+}
+
 /// Why a delivery was not acknowledged.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
@@ -198,18 +210,13 @@ impl Dispatcher {
             .dead_letter
             .as_ref()
             .ok_or(DeliveryError::NoDeadLetterRoute)?;
-        let event = [letter.to_event()];
         if let Some(spool) = &self.spool {
-            let record = NewRecord {
-                route: Some(route.destination.clone()),
-                source_name: letter.source_name.clone(),
-                payload: event[0].to_structured_json(),
-            };
             return spool
-                .append(vec![record])
+                .append(vec![route.spool_record(letter)])
                 .await
                 .map_err(DeliveryError::Spool);
         }
+        let event = [letter.to_event()];
         let result = self
             .publish_one(route.sink.as_ref(), None, Some(&route.destination), &event)
             .await;
@@ -244,8 +251,7 @@ impl Dispatcher {
         destination: Option<&str>,
         events: &[CanonicalEvent],
     ) -> Result<(), SinkError> {
-        let sink = Arc::clone(&self.sinks[index]);
-        self.publish_one(sink.as_ref(), Some(index), destination, events)
+        self.publish_one(self.sinks[index].as_ref(), Some(index), destination, events)
             .await
     }
 

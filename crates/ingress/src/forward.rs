@@ -14,7 +14,7 @@ use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 use vodbridge_core::{CanonicalEvent, DeadLetter, Provider, SinkError};
-use vodbridge_spool::{Entry, EntryBody, NewRecord, Reader, Spool};
+use vodbridge_spool::{Entry, EntryBody, Reader, Spool};
 
 use crate::dispatch::Dispatcher;
 
@@ -183,17 +183,18 @@ impl Forwarder {
         let mut letters: Vec<(String, CanonicalEvent)> = Vec::new();
         for entry in entries {
             match &entry.body {
+                // Another sink's dead letter: not even decoded here.
+                EntryBody::Record { route: Some(_), .. } if !self.carries_dead_letters => {}
                 EntryBody::Record {
                     route,
                     source_name,
                     payload,
-                } => match (route, decode(payload, source_name)) {
-                    (None, Ok(event)) => events.push(event),
-                    (Some(dest), Ok(event)) if self.carries_dead_letters => {
-                        letters.push((dest.clone(), event))
-                    }
-                    (Some(_), Ok(_)) => {}
-                    (_, Err(e)) => {
+                } => match decode(payload, source_name) {
+                    Ok(event) => match route {
+                        None => events.push(event),
+                        Some(dest) => letters.push((dest.clone(), event)),
+                    },
+                    Err(e) => {
                         let detail = format!("spool record {} does not decode: {e}", entry.seq);
                         self.quarantine(Some(payload), &detail, entry.received_ms, &mut letters);
                     }
@@ -306,11 +307,13 @@ impl Forwarder {
             .dead_lettered
             .with_label_values(&[&self.name, REJECTED_REASON])
             .inc();
-        let route = self.dispatcher.dead_letter_route();
-        if destination.is_some() || route.is_none() {
-            error!(sink = %self.name, id = %event.id, error = %err, "dead letter rejected by its sink for good; it cannot be kept");
-            return Handed::Done;
-        }
+        let route = match (destination, self.dispatcher.dead_letter_route()) {
+            (None, Some(route)) => route,
+            _ => {
+                error!(sink = %self.name, id = %event.id, error = %err, "dead letter rejected by its sink for good; it cannot be kept");
+                return Handed::Done;
+            }
+        };
         warn!(sink = %self.name, id = %event.id, error = %err, "event rejected by the sink for good; kept as a dead letter");
         let body = event.to_structured_json();
         let letter = DeadLetter {
@@ -323,15 +326,11 @@ impl Forwarder {
             ingress: "spool",
             body,
         };
+        // Through the spool, so the dead letter is durable before the cursor moves.
+        let record = route.spool_record(&letter);
         let mut backoff = BACKOFF_MIN;
         loop {
-            // Through the spool, so the dead letter is durable before the cursor moves.
-            let record = NewRecord {
-                route: route.map(|r| r.destination.clone()),
-                source_name: letter.source_name.clone(),
-                payload: letter.to_event().to_structured_json(),
-            };
-            match self.spool.append_replacing(vec![record]).await {
+            match self.spool.append_replacing(vec![record.clone()]).await {
                 Ok(()) => return Handed::Done,
                 Err(e) => {
                     warn!(sink = %self.name, error = %e, "cannot spool the dead letter of a rejected event; retrying");

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags};
 
 use crate::store::{self, DB_FILE};
 
@@ -61,7 +61,6 @@ pub fn status(dir: &Path) -> rusqlite::Result<SpoolStatus> {
             oldest_age: oldest.map(|t| Duration::from_millis((now - t).max(0) as u64)),
         });
     }
-    let _ = tx.query_row("SELECT 1", [], |_| Ok(())).optional()?;
     let file_bytes = ["", "-wal"]
         .iter()
         .filter_map(|s| std::fs::metadata(format!("{}{s}", db.display())).ok())

@@ -22,6 +22,13 @@ pub(crate) const KIND_LOST: i64 = 1;
 /// Bytes a row costs beyond its strings, counted in `retained_bytes` (rowid, integers, header).
 pub(crate) const ROW_OVERHEAD: u64 = 32;
 
+/// The bytes of a `records` row as counted in `retained_bytes`, without [`ROW_OVERHEAD`]: the
+/// SQL twin of [`row_bytes`] (byte lengths, not character counts).
+pub(crate) const ROW_BYTES_SQL: &str = "coalesce(sum(length(CAST(body AS BLOB)) + length(CAST(coalesce(route, '') AS BLOB)) + length(CAST(source_name AS BLOB))), 0)";
+
+/// Insert one record; the writer and the salvage both write rows with it.
+pub(crate) const INSERT_RECORD: &str = "INSERT INTO records (seq, kind, received_ms, route, source_name, body, crc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS records (
     seq INTEGER PRIMARY KEY,
@@ -150,15 +157,16 @@ pub(crate) fn open_and_recover(
 ) -> Result<(Connection, Loaded, Recovery), rusqlite::Error> {
     let db = dir.join(DB_FILE);
     let mut recovery = Recovery::default();
-    let conn = match open_checked(&db) {
-        Ok(conn) => conn,
+    let (conn, mut loaded) = match open_checked(&db) {
+        Ok(opened) => opened,
         Err(e) if is_corruption(&e) => {
             error!(path = %db.display(), error = %e, "spool database is damaged; salvaging what can be read");
-            salvage(dir, &mut recovery)?
+            let conn = salvage(dir, &mut recovery)?;
+            let loaded = load(&conn)?;
+            (conn, loaded)
         }
         Err(e) => return Err(e),
     };
-    let mut loaded = load(&conn)?;
     // A cursor ahead of the data can only come from damage (or a restored backup): it would
     // make its consumer skip events. Clamp it to the end of the data.
     for (name, seq) in &mut loaded.cursors {
@@ -176,7 +184,8 @@ pub(crate) fn open_and_recover(
     Ok((conn, loaded, recovery))
 }
 
-fn open_checked(db: &Path) -> rusqlite::Result<Connection> {
+/// Open `db`, check it and read what it holds.
+fn open_checked(db: &Path) -> rusqlite::Result<(Connection, Loaded)> {
     let conn = open_rw(db)?;
     conn.execute_batch(SCHEMA)?;
     let verdict: String = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
@@ -187,8 +196,8 @@ fn open_checked(db: &Path) -> rusqlite::Result<Connection> {
         ));
     }
     // The counts read every page of `records`: damage quick_check missed surfaces here.
-    load(&conn)?;
-    Ok(conn)
+    let loaded = load(&conn)?;
+    Ok((conn, loaded))
 }
 
 pub(crate) fn is_corruption(e: &rusqlite::Error) -> bool {
@@ -200,7 +209,7 @@ pub(crate) fn is_corruption(e: &rusqlite::Error) -> bool {
 
 pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Loaded> {
     let (count, bytes, max_seq): (i64, i64, Option<i64>) = conn.query_row(
-        "SELECT count(*), coalesce(sum(length(CAST(body AS BLOB)) + length(CAST(coalesce(route, '') AS BLOB)) + length(CAST(source_name AS BLOB))), 0), max(seq) FROM records",
+        &format!("SELECT count(*), {ROW_BYTES_SQL}, max(seq) FROM records"),
         [],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
@@ -280,13 +289,14 @@ const SELECT: &str =
     "SELECT seq, kind, received_ms, route, source_name, CAST(body AS BLOB), crc FROM records";
 
 fn read_range(conn: &Connection, after: u64, limit: usize) -> rusqlite::Result<Vec<Entry>> {
-    let mut stmt =
-        conn.prepare_cached(&format!("{SELECT} WHERE seq > ?1 ORDER BY seq LIMIT ?2"))?;
-    let rows = stmt.query_map(params![after as i64, limit as i64], row_to_entry)?;
-    rows.collect()
+    match read_range_partial(conn, after, limit) {
+        (entries, None) => Ok(entries),
+        (_, Some(e)) => Err(e),
+    }
 }
 
-/// Like [`read_range`], but keeps the rows read before an error, and the error.
+/// Up to `limit` records after `after`, in order, and the error that ended the read early, if
+/// one did (the rows read before it are kept: a salvage copies them).
 fn read_range_partial(
     conn: &Connection,
     after: u64,
@@ -294,7 +304,7 @@ fn read_range_partial(
 ) -> (Vec<Entry>, Option<rusqlite::Error>) {
     let mut out = Vec::new();
     let sql = format!("{SELECT} WHERE seq > ?1 ORDER BY seq LIMIT ?2");
-    let mut stmt = match conn.prepare(&sql) {
+    let mut stmt = match conn.prepare_cached(&sql) {
         Ok(stmt) => stmt,
         Err(e) => return (out, Some(e)),
     };
@@ -325,7 +335,6 @@ fn row_to_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     // judge (a strict read would fail the same record on every retry).
     let kind: i64 = row.get(1).unwrap_or(-1);
     let received_ms: i64 = row.get(2).unwrap_or(0);
-    // Damage can change a column's type: read loosely and let the checksum judge.
     let route: Option<String> = row.get(3).unwrap_or(None);
     let source_name: String = row.get(4).unwrap_or_default();
     let payload: Vec<u8> = row.get(5).unwrap_or_default();
@@ -452,9 +461,7 @@ fn salvage(dir: &Path, recovery: &mut Recovery) -> rusqlite::Result<Connection> 
         .max(copied.last().map_or(0, |e| e.seq));
     let tx = fresh.unchecked_transaction()?;
     {
-        let mut insert = tx.prepare(
-            "INSERT INTO records (seq, kind, received_ms, route, source_name, body, crc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
+        let mut insert = tx.prepare(INSERT_RECORD)?;
         let mut expect = start + 1;
         for entry in &copied {
             if entry.seq > expect {

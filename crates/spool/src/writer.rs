@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use prometheus::{Gauge, IntGauge};
 use rusqlite::{params, Connection};
 use tokio::sync::oneshot;
 use tracing::{error, info, warn};
@@ -66,15 +67,13 @@ struct Writer {
     /// Every record at or below this `seq` has been removed.
     removed_upto: u64,
     last_tick: Instant,
+    /// Each consumer's lag gauges (events, seconds), same order as `shared.consumers`, resolved
+    /// once so the gauges set after every commit skip the label look-up.
+    lag_gauges: Vec<(IntGauge, Gauge)>,
 }
 
 impl Writer {
     fn new(conn: Connection, loaded: Loaded, shared: Arc<Shared>) -> Self {
-        let durable: Vec<u64> = shared
-            .consumers
-            .iter()
-            .map(|c| c.acked.load(Ordering::Acquire))
-            .collect();
         let removed_upto = conn
             .query_row("SELECT min(seq) FROM records", [], |r| {
                 r.get::<_, Option<i64>>(0)
@@ -82,14 +81,20 @@ impl Writer {
             .ok()
             .flatten()
             .map_or(loaded.last_seq, |min| (min.max(1) - 1) as u64);
+        let lag_gauges = shared
+            .consumers
+            .iter()
+            .map(|c| shared.metrics.lag_handles(&c.name))
+            .collect();
         let writer = Self {
             conn: Some(conn),
-            shared,
             next_seq: loaded.last_seq + 1,
             // Forces the first commit to write every consumer's cursor row.
-            durable: durable.iter().map(|_| u64::MAX).collect(),
+            durable: vec![u64::MAX; shared.consumers.len()],
+            shared,
             removed_upto,
             last_tick: Instant::now(),
+            lag_gauges,
         };
         writer.publish_gauges();
         writer
@@ -230,9 +235,7 @@ impl Writer {
         let conn = self.connection()?;
         let tx = conn.unchecked_transaction()?;
         {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO records (seq, kind, received_ms, route, source_name, body, crc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
+            let mut insert = tx.prepare_cached(store::INSERT_RECORD)?;
             let now = store::now_ms();
             for record in batch.iter().flat_map(|p| &p.records) {
                 let crc = store::checksum(
@@ -311,7 +314,10 @@ impl Writer {
                 let conn = self.connection()?;
                 let tx = conn.unchecked_transaction()?;
                 let (count, bytes): (i64, i64) = tx.query_row(
-                    "SELECT count(*), coalesce(sum(length(CAST(body AS BLOB)) + length(CAST(coalesce(route, '') AS BLOB)) + length(CAST(source_name AS BLOB))), 0) FROM records WHERE seq <= ?1",
+                    &format!(
+                        "SELECT count(*), {} FROM records WHERE seq <= ?1",
+                        store::ROW_BYTES_SQL
+                    ),
                     params![upto as i64],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )?;
@@ -347,8 +353,7 @@ impl Writer {
         m.retained_bytes.set(bytes as i64);
         let last = *self.shared.committed.borrow();
         let now = store::now_ms();
-        for c in &self.shared.consumers {
-            let (lag, age) = m.lag_handles(&c.name);
+        for (c, (lag, age)) in self.shared.consumers.iter().zip(&self.lag_gauges) {
             lag.set(last.saturating_sub(c.acked.load(Ordering::Acquire)) as i64);
             let oldest = c.oldest_pending_ms.load(Ordering::Acquire);
             age.set(if oldest > 0 {
