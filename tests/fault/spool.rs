@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use vodbridge_test_support::nats::NatsServer;
 use vodbridge_tests::ledger::{Ledger, Outcome};
-use vodbridge_tests::nats::read_stream;
+use vodbridge_tests::nats::{bridge_config, read_stream};
 use vodbridge_tests::sender::{media_id, post_once, Sender, SenderConfig};
 use vodbridge_tests::{free_port, vodbridge_binary, Bridge};
 
-/// A bridge with a JetStream sink `nats` (stream `VOD`, dead letters on `deadletter.vod`), a
-/// file sink `file` at `dir/events.jsonl`, and a spool in `spool_dir`. `spool_extra` holds more
-/// `[spool]` lines.
+/// The fault suite's bridge ([`bridge_config`]: a Tencent source and the JetStream sink `nats`,
+/// stream `VOD`, dead letters on `deadletter.vod`) with a file sink `file` at
+/// `dir/events.jsonl` and a spool in `spool_dir`. `spool_extra` holds more `[spool]` lines.
 fn config(
     listen: u16,
     admin: u16,
@@ -25,35 +25,57 @@ fn config(
     spool_dir: &Path,
     spool_extra: &str,
 ) -> String {
-    let sinks = vodbridge_tests::nats_sink_toml(nats_url);
     format!(
-        r#"
-[server]
-listen = "127.0.0.1:{listen}"
-admin_listen = "127.0.0.1:{admin}"
-ack_timeout = "2s"
-shutdown_timeout = "3s"
-
-[log]
-level = "info"
-
-[[sources]]
-name = "tencent"
-provider = "tencent"
-
+        r#"{bridge}
 [[sinks]]
 name = "file"
 type = "file"
 path = "{events}"
-{sinks}
+
 [spool]
 path = "{spool}"
 commit_interval = "200ms"
 {spool_extra}
 "#,
+        bridge = bridge_config(listen, admin, nats_url, ""),
         events = dir.join("events.jsonl").display(),
         spool = spool_dir.display(),
     )
+}
+
+/// One test's spooled bridge and what it runs on: a nats-server, a scratch directory (the file
+/// sink's events, the bridge's configuration and log), the spool directory and the callback URL.
+struct Rig {
+    nats: NatsServer,
+    dir: tempfile::TempDir,
+    spool: PathBuf,
+    url: String,
+    bridge: Bridge,
+}
+
+impl Rig {
+    /// A bridge whose spool is `dir/spool`, started and ready.
+    async fn start(spool_extra: &str) -> Rig {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let spool = dir.path().join("spool");
+        Rig::start_in(dir, spool, spool_extra).await
+    }
+
+    /// A bridge in `dir` with its spool at `spool` (possibly elsewhere), started and ready.
+    async fn start_in(dir: tempfile::TempDir, spool: PathBuf, spool_extra: &str) -> Rig {
+        vodbridge_binary();
+        let nats = NatsServer::start().await;
+        let (listen, admin) = (free_port(), free_port());
+        let cfg = config(listen, admin, &nats.url(), dir.path(), &spool, spool_extra);
+        let bridge = Bridge::start(dir.path(), &cfg, admin).await;
+        Rig {
+            nats,
+            url: format!("http://127.0.0.1:{listen}/v1/callbacks/tencent"),
+            dir,
+            spool,
+            bridge,
+        }
+    }
 }
 
 /// Media ids (`data.media.id`) of the events in the file sink's JSON Lines file, with their
@@ -128,18 +150,11 @@ async fn wait_delivered(ledger: &Ledger, nats_url: &str, dir: &Path, timeout: Du
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::print_stdout, reason = "the figures are the test's output")]
 async fn outage_longer_than_volcengine_retries_with_a_sigkill_loses_nothing() {
-    vodbridge_binary();
-    let mut nats = NatsServer::start().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let spool = dir.path().join("spool");
-    let (listen, admin) = (free_port(), free_port());
-    let cfg = config(listen, admin, &nats.url(), dir.path(), &spool, "");
-    let mut bridge = Bridge::start(dir.path(), &cfg, admin).await;
+    let mut rig = Rig::start("").await;
     let ledger = Arc::new(Ledger::new(
         "fault_spool: JetStream down 120 s, bridge SIGKILLed mid-outage, sender on Volcengine's schedule (+5 s, +10 s, +30 s, give up)",
     ));
-    let mut sender_config =
-        SenderConfig::volcengine(format!("http://127.0.0.1:{listen}/v1/callbacks/tencent"));
+    let mut sender_config = SenderConfig::volcengine(rig.url.clone());
     // About 10 callbacks a second, as in the measurement that lost 327 of 600 without a spool.
     sender_config.workers = 2;
     sender_config.pace = Duration::from_millis(200);
@@ -147,62 +162,67 @@ async fn outage_longer_than_volcengine_retries_with_a_sigkill_loses_nothing() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let before = ledger.acknowledged();
 
-    nats.stop().await;
+    rig.nats.stop().await;
     let down = Instant::now();
     tokio::time::sleep(Duration::from_secs(50)).await;
-    bridge.kill();
+    rig.bridge.kill();
     // The restart happens with the broker still down: the bridge must come up and be ready.
-    bridge.restart(Duration::from_secs(30)).await;
+    rig.bridge.restart(Duration::from_secs(30)).await;
     let during = ledger.acknowledged() - before;
     tokio::time::sleep(Duration::from_secs(120).saturating_sub(down.elapsed())).await;
-    nats.start_again().await;
+    rig.nats.start_again().await;
     let outage = down.elapsed();
     tokio::time::sleep(Duration::from_secs(5)).await;
     sender.stop().await;
 
-    wait_delivered(&ledger, &nats.url(), dir.path(), Duration::from_secs(60)).await;
+    wait_delivered(
+        &ledger,
+        &rig.nats.url(),
+        rig.dir.path(),
+        Duration::from_secs(60),
+    )
+    .await;
     let report = ledger.report();
     println!("outage {outage:.1?}; accepted before it: {before}, during it: {during}");
-    report.assert_nothing_lost(&bridge.log());
+    report.assert_nothing_lost(&rig.bridge.log());
     assert!(
         during > 100,
         "callbacks must be accepted during the outage\n{report}"
     );
-    assert_file_has_everything(&ledger, dir.path(), &bridge.log());
+    assert_file_has_everything(&ledger, rig.dir.path(), &rig.bridge.log());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::print_stdout, reason = "the figures are the test's output")]
 async fn sigkill_loop_under_load_keeps_every_acknowledged_event_in_both_sinks() {
-    vodbridge_binary();
-    let nats = NatsServer::start().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let spool = dir.path().join("spool");
-    let (listen, admin) = (free_port(), free_port());
-    let cfg = config(listen, admin, &nats.url(), dir.path(), &spool, "");
-    let mut bridge = Bridge::start(dir.path(), &cfg, admin).await;
+    let mut rig = Rig::start("").await;
     let ledger = Arc::new(Ledger::new(
         "fault_spool: five SIGKILLs under load, two sinks (JetStream and file)",
     ));
-    let mut sender_config =
-        SenderConfig::new(format!("http://127.0.0.1:{listen}/v1/callbacks/tencent"));
+    let mut sender_config = SenderConfig::new(rig.url.clone());
     sender_config.workers = 8;
     sender_config.pace = Duration::ZERO;
     let sender = Sender::start(sender_config, Arc::clone(&ledger));
     for round in 0..5u64 {
         // Kill at a different point of the commit and forward cycle each round.
         tokio::time::sleep(Duration::from_millis(700 + 290 * round)).await;
-        bridge.kill();
-        bridge.restart(Duration::from_secs(30)).await;
+        rig.bridge.kill();
+        rig.bridge.restart(Duration::from_secs(30)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     sender.stop().await;
-    wait_delivered(&ledger, &nats.url(), dir.path(), Duration::from_secs(60)).await;
+    wait_delivered(
+        &ledger,
+        &rig.nats.url(),
+        rig.dir.path(),
+        Duration::from_secs(60),
+    )
+    .await;
     let report = ledger.report();
-    report.assert_nothing_lost(&bridge.log());
+    report.assert_nothing_lost(&rig.bridge.log());
     assert!(report.acknowledged > 500, "the load must be real\n{report}");
-    assert_file_has_everything(&ledger, dir.path(), &bridge.log());
-    let metrics = bridge.metrics().await;
+    assert_file_has_everything(&ledger, rig.dir.path(), &rig.bridge.log());
+    let metrics = rig.bridge.metrics().await;
     println!(
         "recovered at the last start: {:?} events",
         metric(&metrics, "vodbridge_spool_recovered_events_total")
@@ -212,18 +232,17 @@ async fn sigkill_loop_under_load_keeps_every_acknowledged_event_in_both_sinks() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::print_stdout, reason = "the figures are the test's output")]
 async fn a_dead_sink_holds_back_only_its_own_cursor() {
-    vodbridge_binary();
-    let mut nats = NatsServer::start().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let spool = dir.path().join("spool");
-    let (listen, admin) = (free_port(), free_port());
-    let cfg = config(listen, admin, &nats.url(), dir.path(), &spool, "");
-    let bridge = Bridge::start(dir.path(), &cfg, admin).await;
+    let Rig {
+        mut nats,
+        dir,
+        url,
+        bridge,
+        ..
+    } = Rig::start("").await;
     let ledger = Arc::new(Ledger::new(
         "fault_spool: JetStream down 60 s while the file sink keeps receiving",
     ));
-    let mut sender_config =
-        SenderConfig::new(format!("http://127.0.0.1:{listen}/v1/callbacks/tencent"));
+    let mut sender_config = SenderConfig::new(url);
     sender_config.workers = 2;
     sender_config.pace = Duration::from_millis(20);
     let sender = Sender::start(sender_config, Arc::clone(&ledger));
@@ -290,23 +309,15 @@ async fn post_until_refused(url: &str, ledger: &Ledger, from: u64, limit: u64) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::print_stdout, reason = "the figures are the test's output")]
 async fn a_full_spool_answers_503_then_drains_and_accepts_again() {
-    vodbridge_binary();
-    let mut nats = NatsServer::start().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let spool = dir.path().join("spool");
-    let (listen, admin) = (free_port(), free_port());
     // Room for about 60 of the 2.3 KB events.
-    let cfg = config(
-        listen,
-        admin,
-        &nats.url(),
-        dir.path(),
-        &spool,
-        "max_bytes = \"150KiB\"",
-    );
-    let bridge = Bridge::start(dir.path(), &cfg, admin).await;
+    let Rig {
+        mut nats,
+        dir,
+        url,
+        bridge,
+        ..
+    } = Rig::start("max_bytes = \"150KiB\"").await;
     let ledger = Ledger::new("fault_spool: spool full while JetStream is down");
-    let url = format!("http://127.0.0.1:{listen}/v1/callbacks/tencent");
     nats.stop().await;
     let (refused_at, outcome) = post_until_refused(&url, &ledger, 0, 10_000).await;
     assert!(
@@ -398,16 +409,22 @@ impl Drop for SmallDisk {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::print_stdout, reason = "the figures are the test's output")]
 async fn a_full_disk_answers_503_and_recovers_when_space_returns() {
-    vodbridge_binary();
-    let mut nats = NatsServer::start().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let disk = SmallDisk::mount(dir.path().join("disk"), "4m");
-    let spool = disk.path.join("spool");
-    let (listen, admin) = (free_port(), free_port());
-    let cfg = config(listen, admin, &nats.url(), dir.path(), &spool, "");
-    let bridge = Bridge::start(dir.path(), &cfg, admin).await;
+    // The disk in a directory of its own, unmounted (dropped) after the bridge has stopped.
+    let disk_root = tempfile::tempdir().expect("temp dir");
+    let disk = SmallDisk::mount(disk_root.path().join("disk"), "4m");
+    let Rig {
+        mut nats,
+        dir,
+        spool,
+        url,
+        bridge,
+    } = Rig::start_in(
+        tempfile::tempdir().expect("temp dir"),
+        disk.path.join("spool"),
+        "",
+    )
+    .await;
     let ledger = Ledger::new("fault_spool: the spool's filesystem fills up");
-    let url = format!("http://127.0.0.1:{listen}/v1/callbacks/tencent");
     // Keep what is accepted in the spool, then take the rest of the disk.
     nats.stop().await;
     let client = reqwest::Client::new();
@@ -466,23 +483,15 @@ async fn a_full_disk_answers_503_and_recovers_when_space_returns() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_bridge_on_the_same_spool_refuses_to_start() {
-    vodbridge_binary();
-    let nats = NatsServer::start().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let spool = dir.path().join("spool");
-    let (listen, admin) = (free_port(), free_port());
-    let _first = Bridge::start(
-        dir.path(),
-        &config(listen, admin, &nats.url(), dir.path(), &spool, ""),
-        admin,
-    )
-    .await;
+    // The first bridge keeps running (and holding the lock) until the end of the test.
+    let first = Rig::start("").await;
+    let spool = &first.spool;
     let other = tempfile::tempdir().expect("temp dir");
     let (listen2, admin2) = (free_port(), free_port());
     let path = other.path().join("vodbridge.toml");
     std::fs::write(
         &path,
-        config(listen2, admin2, &nats.url(), other.path(), &spool, ""),
+        config(listen2, admin2, &first.nats.url(), other.path(), spool, ""),
     )
     .expect("config");
     let out = std::process::Command::new(vodbridge_binary())
@@ -561,27 +570,21 @@ fn checkpoint(spool: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::print_stdout, reason = "the figures are the test's output")]
 async fn a_damaged_spool_starts_delivers_the_intact_and_counts_the_rest() {
-    vodbridge_binary();
     const EVENTS: u64 = 300;
     let dir = tempfile::tempdir().expect("temp dir");
     let pristine = dir.path().join("pristine");
     // Fill a spool while JetStream is away, so every event stays in it for the `nats` sink.
     {
-        let mut nats = NatsServer::start().await;
-        let spool = dir.path().join("spool");
-        let (listen, admin) = (free_port(), free_port());
-        let cfg = config(listen, admin, &nats.url(), dir.path(), &spool, "");
-        let mut bridge = Bridge::start(dir.path(), &cfg, admin).await;
-        nats.stop().await;
+        let mut rig = Rig::start("").await;
+        rig.nats.stop().await;
         let client = reqwest::Client::new();
-        let url = format!("http://127.0.0.1:{listen}/v1/callbacks/tencent");
         for n in 0..EVENTS {
-            let outcome = post_once(&client, &url, &media_id(n)).await;
+            let outcome = post_once(&client, &rig.url, &media_id(n)).await;
             assert_eq!(outcome, Outcome::Accepted);
         }
-        bridge.kill();
-        checkpoint(&spool);
-        copy_dir(&spool, &pristine);
+        rig.bridge.kill();
+        checkpoint(&rig.spool);
+        copy_dir(&rig.spool, &pristine);
     }
     let size = std::fs::metadata(pristine.join("spool.db"))
         .expect("db")
@@ -619,11 +622,13 @@ async fn a_damaged_spool_starts_delivers_the_intact_and_counts_the_rest() {
         let spool = case.path().join("spool");
         copy_dir(&pristine, &spool);
         damage(&spool.join("spool.db"));
-        let nats = NatsServer::start().await;
-        let (listen, admin) = (free_port(), free_port());
-        let cfg = config(listen, admin, &nats.url(), case.path(), &spool, "");
         // Start-up must succeed whatever the damage.
-        let bridge = Bridge::start(case.path(), &cfg, admin).await;
+        let Rig {
+            nats,
+            bridge,
+            dir: _case,
+            ..
+        } = Rig::start_in(case, spool, "").await;
         let forwarded = Instant::now();
         while metric(
             &bridge.metrics().await,
