@@ -40,13 +40,6 @@ PIDS=()
 . scripts/bench/nats_servers.sh
 trap 'stop_servers; rm -rf "$WORK"' EXIT
 
-RUN=0
-wrk_once() { # duration url path
-  RUN=$((RUN + 1))
-  BENCH_RUN=$RUN BENCH_BODY="$BODY" BENCH_PATH="$3" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$1" --latency \
-    -s scripts/bench/fresh_id.lua "$2"
-}
-
 run() { # name
   start_server "$1"
   # Warm-up, not recorded: a server's first seconds (connections, allocator pages, the stream's
@@ -61,9 +54,7 @@ run() { # name
   if [ "$1" = limits ] && [ "$stored" -ge 1000000 ]; then
     echo "warning: the reference stored $stored messages, past its stream's cap; shorten WARMUP or DURATION" >&2
   fi
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  errors=$(awk '/Non-2xx/ {print $5}' <<<"$out"); errors=${errors:-0}
+  read -r rps p99 errors <<<"$(wrk_figures "$out")"
   echo "$1 rps=$rps p99=$p99 non2xx=$errors"
   echo "$1 $rps" >> "$WORK/results"
 }

@@ -7,6 +7,11 @@
 #                       acknowledged one request. Sets URL, URL_PATH, SERVER_PID and NATS_PID.
 #   stop_servers        stop everything in PIDS, newest first, so each server stops while its
 #                       nats-server is still there to flush to.
+#   wrk_once D URL PATH [LUA]
+#                       one wrk run of D against URL+PATH with THREADS and CONNECTIONS, the
+#                       fixture with a fresh media id per request (scripts/bench/fresh_id.lua,
+#                       or LUA), runs numbered so ids never repeat across runs.
+#   wrk_figures OUTPUT  "RPS P99 NON2XX" of one wrk run's output.
 
 start_server() {
   rm -rf "$WORK/store"
@@ -85,4 +90,19 @@ stop_servers() {
     kill "${PIDS[i]}" 2>/dev/null || true; wait "${PIDS[i]}" 2>/dev/null || true
   done
   PIDS=()
+}
+
+RUN=0
+wrk_once() {
+  RUN=$((RUN + 1))
+  BENCH_RUN=$RUN BENCH_BODY="$BODY" BENCH_PATH="$3" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$1" --latency \
+    -s "${4:-scripts/bench/fresh_id.lua}" "$2"
+}
+
+wrk_figures() {
+  local rps p99 errors
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$1")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$1")
+  errors=$(awk '/Non-2xx/ {print $5}' <<<"$1")
+  echo "$rps $p99 ${errors:-0}"
 }

@@ -35,13 +35,6 @@ PIDS=()
 . scripts/bench/nats_servers.sh
 trap 'stop_servers; rm -rf "$WORK"' EXIT
 
-RUN=0
-wrk_once() { # duration url path [lua]
-  RUN=$((RUN + 1))
-  BENCH_RUN=$RUN BENCH_BODY="$BODY" BENCH_PATH="$3" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$1" --latency \
-    -s "${4:-scripts/bench/fresh_id.lua}" "$2"
-}
-
 metric() { # name
   curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" '$1==m {print $2}'
 }
@@ -58,9 +51,7 @@ run() { # name
     drain_s=$(echo "$(date +%s.%N) - $t0" | bc)
   fi
   stop_servers
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  errors=$(awk '/Non-2xx/ {print $5}' <<<"$out"); errors=${errors:-0}
+  read -r rps p99 errors <<<"$(wrk_figures "$out")"
   echo "$1 rps=$rps p99=$p99 non2xx=$errors lag_at_end=$lag drained_in=${drain_s}s"
   echo "$1 $rps $p99 $lag $drain_s" >> "$WORK/results"
 }
@@ -105,19 +96,16 @@ backlog=$(metric 'vodbridge_spool_lag_events{sink="nats"}')
 nats-server -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/store" -l "$WORK/nats.log" &
 PIDS+=($!)
 t0=$(date +%s.%N)
-peak=0
-prev=$backlog; prev_t=$t0
 while true; do
   sleep 1
   lag=$(metric 'vodbridge_spool_lag_events{sink="nats"}')
   now=$(date +%s.%N)
   [ "${lag%.*}" -lt 2000 ] && break
   [ "$(echo "$now - $t0 > 60" | bc)" = 1 ] && { echo "backlog not drained within 60 s (lag $lag)"; break; }
-  prev=$lag; prev_t=$now
 done
 secs=$(echo "$now - $t0" | bc)
 wait "$WRK" || true
-accepted_rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/paced.out")
+read -r accepted_rps _ <<<"$(wrk_figures "$(cat "$WORK/paced.out")")"
 python3 - "$backlog" "$secs" "$accepted_rps" <<'PY'
 import sys
 backlog, secs, rate = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
