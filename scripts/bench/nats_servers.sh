@@ -2,7 +2,8 @@
 # nats_cpu.sh. Source it from the repository root after scripts/lib.sh, with WORK (a scratch
 # directory), BODY (the fixture) and PIDS (an array) set; the release builds must exist.
 #
-#   start_server NAME   NAME is limits, floor, vodbridge or spooled (vodbridge with a [spool]): a fresh nats-server -js (new store
+#   start_server NAME   NAME is limits, floor, vodbridge or spooled (vodbridge with a [spool],
+#                       its max_bytes from SPOOL_MAX_BYTES when set): a fresh nats-server -js (new store
 #                       under $WORK) and NAME on it, both added to PIDS; returns once NAME has
 #                       acknowledged one request. Sets URL, URL_PATH, SERVER_PID and NATS_PID.
 #   stop_servers        stop everything in PIDS, newest first, so each server stops while its
@@ -41,6 +42,7 @@ start_server() {
       local spool=""
       # The same bridge with a spool: 200 once fsync'd there, a forwarder publishes to JetStream.
       [ "$1" = spooled ] && spool=$'[spool]\npath = "'"$WORK/spool"'"'
+      [ "$1" = spooled ] && [ -n "${SPOOL_MAX_BYTES:-}" ] && spool+=$'\nmax_bytes = "'"$SPOOL_MAX_BYTES"'"'
       cat > "$WORK/vodbridge.toml" <<TOML
 [server]
 listen = "127.0.0.1:$port"

@@ -12,6 +12,14 @@
 # at about RATE callbacks/s (default 2000, paced by wrk's connections and a Lua delay), JetStream
 # comes back, and the backlog's drain rate is read from vodbridge_spool_lag_events while the
 # same load goes on.
+#
+# Each round also measures the disk alone (scripts/bench/fsync_floor.py: append 32 KiB, about one
+# group commit, and fdatasync, in a loop): the least any spool that answers after an fsync waits.
+# The bridge's peak RSS (VmHWM) is read at the end of every run.
+#
+# Last, the restart with a large backlog: JetStream stopped, MILLION (default 1000000; 0 skips it)
+# callbacks spooled at full speed, the bridge SIGKILLed and started again on that spool, JetStream
+# back: RSS is sampled throughout (load, recovery, drain) and the drain timed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -22,6 +30,7 @@ THREADS=${THREADS:-2}
 WARMUP=${WARMUP:-5s}
 OUTAGE=${OUTAGE:-60}
 RATE=${RATE:-2000}
+MILLION=${MILLION:-1000000}
 BODY=${BODY:-$ROOT/tests/fixtures/tencent/new_file_upload.json}
 export PATH="$PATH:/usr/sbin"
 
@@ -39,6 +48,10 @@ metric() { # name
   curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" '$1==m {print $2}'
 }
 
+rss_kib() { # pid field: VmRSS or VmHWM of the process, in KiB (0 when it is gone)
+  awk -v f="$2:" '$1==f {print $2}' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
 run() { # name
   start_server "$1"
   local out rps p99 errors lag=0 drain_s=0 t0
@@ -50,15 +63,18 @@ run() { # name
     while [ "$(metric 'vodbridge_spool_lag_events{sink="nats"}')" != 0 ]; do sleep 0.05; done
     drain_s=$(echo "$(date +%s.%N) - $t0" | bc)
   fi
+  local hwm
+  hwm=$(rss_kib "$SERVER_PID" VmHWM)
   stop_servers
   read -r rps p99 errors <<<"$(wrk_figures "$out")"
-  echo "$1 rps=$rps p99=$p99 non2xx=$errors lag_at_end=$lag drained_in=${drain_s}s"
+  echo "$1 rps=$rps p99=$p99 non2xx=$errors lag_at_end=$lag drained_in=${drain_s}s peak_rss=$((hwm / 1024))MiB"
   echo "$1 $rps $p99 $lag $drain_s" >> "$WORK/results"
 }
 
 for _ in $(seq "$ROUNDS"); do
   run vodbridge
   run spooled
+  python3 scripts/bench/fsync_floor.py "$WORK/fsync.test" "${DURATION%s}" 32768
 done
 
 python3 - "$WORK/results" "${DURATION%s}" <<'PY'
@@ -113,3 +129,47 @@ backlog, secs, rate = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 print(f"outage backlog {backlog:.0f} events at {rate:.0f} callbacks/s; caught up in {secs:.1f} s "
       f"while the load went on: drain rate >= {(backlog + rate * secs - 2000) / secs:.0f} events/s")
 PY
+
+[ "$MILLION" -gt 0 ] || exit 0
+# The restart with a large backlog: the spool must hold it (about 2.3 KiB per event).
+SPOOL_MAX_BYTES=$((MILLION * 4 / 1024 + 64))MiB start_server spooled
+kill "$NATS_PID"; wait "$NATS_PID" 2>/dev/null || true
+sample_rss() { # pid...: the highest VmRSS seen, in KiB, every 0.2 s until killed, into $WORK/rss
+  local peak=0 r
+  while true; do
+    for pid in "$@"; do r=$(rss_kib "$pid" VmRSS); [ "${r:-0}" -gt "$peak" ] && peak=$r; done
+    echo "$peak" > "$WORK/rss"; sleep 0.2
+  done
+}
+sample_rss "$SERVER_PID" & SAMPLER=$!
+t0=$(date +%s.%N)
+wrk_once 600s "$URL" "$URL_PATH" > "$WORK/million.out" &
+WRK=$!
+while [ "$(metric 'vodbridge_spool_lag_events{sink="nats"}' | cut -d. -f1)" -lt "$MILLION" ]; do sleep 1; done
+kill "$WRK" 2>/dev/null; wait "$WRK" 2>/dev/null || true
+spooled_s=$(echo "$(date +%s.%N) - $t0" | bc)
+backlog=$(metric 'vodbridge_spool_lag_events{sink="nats"}')
+load_peak=$(cat "$WORK/rss"); kill "$SAMPLER"; wait "$SAMPLER" 2>/dev/null || true
+du_spool=$(du -sm "$WORK/spool" | cut -f1)
+# SIGKILL, then the same bridge on the same spool, JetStream still down: recovery.
+kill -9 "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+t0=$(date +%s.%N)
+"${VODBRIDGE_BIN:-target/release/vodbridge}" run --config "$WORK/vodbridge.toml" >> "$WORK/spooled.log" 2>&1 &
+SERVER_PID=$!; PIDS+=($SERVER_PID)
+sample_rss "$SERVER_PID" & SAMPLER=$!
+wait_ready "$SERVER_PID" "$ADMIN_PORT" "$WORK/spooled.log"
+ready_s=$(echo "$(date +%s.%N) - $t0" | bc)
+sleep 2
+recovery_peak=$(cat "$WORK/rss")
+nats-server -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/store" -l "$WORK/nats.log" &
+PIDS+=($!)
+t0=$(date +%s.%N)
+while [ "$(metric 'vodbridge_spool_lag_events{sink="nats"}' | cut -d. -f1)" -gt 0 ]; do
+  sleep 0.5
+  [ "$(echo "$(date +%s.%N) - $t0 > 600" | bc)" = 1 ] && { echo "backlog not drained within 600 s"; break; }
+done
+drain_s=$(echo "$(date +%s.%N) - $t0" | bc)
+drain_peak=$(cat "$WORK/rss"); kill "$SAMPLER"; wait "$SAMPLER" 2>/dev/null || true
+echo "large backlog: ${backlog%.*} events (${du_spool} MiB on disk) spooled in ${spooled_s%.*} s, peak RSS $((load_peak / 1024)) MiB;" \
+  "after SIGKILL ready in ${ready_s} s, peak RSS $((recovery_peak / 1024)) MiB;" \
+  "drained in ${drain_s%.*} s ($(echo "${backlog%.*} / $drain_s" | bc) events/s), peak RSS $((drain_peak / 1024)) MiB"

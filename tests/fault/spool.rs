@@ -83,7 +83,9 @@ impl Rig {
 fn file_events(dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let text = std::fs::read_to_string(dir.join("events.jsonl")).unwrap_or_default();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+    // The last line may be in the middle of being written: only newline-terminated ones count.
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    for line in complete.lines().filter(|l| !l.trim().is_empty()) {
         let event: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
         let key = event["data"]["media"]["id"].as_str().unwrap_or_default();
         let id = event["id"].as_str().unwrap_or_default();

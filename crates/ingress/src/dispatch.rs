@@ -11,7 +11,7 @@ use prometheus::{
 };
 use tracing::warn;
 use vodbridge_core::{CanonicalEvent, DeadLetter, Sink, SinkError, SinkHealth};
-use vodbridge_spool::{NewRecord, Spool, SpoolError};
+use vodbridge_spool::{Attachment, NewRecord, Spool, SpoolError};
 
 /// `reason` of the [`SinkError`] for a sink that did not acknowledge within the ack timeout.
 pub const ACK_TIMEOUT_REASON: &str = "ack_timeout";
@@ -29,10 +29,12 @@ impl DeadLetterRoute {
     /// `letter` as a spool record bound for this route: the dispatcher's dead letters and the
     /// forwarders' (events a sink rejected for good) take the same form.
     pub fn spool_record(&self, letter: &DeadLetter) -> NewRecord {
+        let event = letter.to_event();
         NewRecord {
             route: Some(self.destination.clone()),
             source_name: letter.source_name.clone(),
-            payload: letter.to_event().to_structured_json(),
+            payload: event.to_structured_json(),
+            attachment: Some(Attachment::new(event)),
         }
     }
 }
@@ -186,6 +188,8 @@ impl Dispatcher {
                     route: None,
                     source_name: event.source_name.clone(),
                     payload: event.to_structured_json(),
+                    // A forwarder that keeps up publishes this copy instead of decoding the payload.
+                    attachment: Some(Attachment::new(event.clone())),
                 })
                 .collect();
             return spool.append(records).await.map_err(DeliveryError::Spool);

@@ -7,6 +7,7 @@
 //! letters in the spool, and records damaged on disk, are published by the forwarder of the
 //! dead-letter sink only; the others step over them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -178,7 +179,7 @@ impl Forwarder {
 
     /// Publish what `entries` hold for this sink; `Done` once the sink acknowledged all of it
     /// (or it was dead-lettered), `Stopped` when `stop` came first.
-    async fn hand_over(&self, entries: &[Entry], stop: &CancellationToken) -> Handed {
+    async fn hand_over(&self, entries: &[Arc<Entry>], stop: &CancellationToken) -> Handed {
         let mut events = Vec::with_capacity(entries.len());
         let mut letters: Vec<(String, CanonicalEvent)> = Vec::new();
         for entry in entries {
@@ -189,7 +190,7 @@ impl Forwarder {
                     route,
                     source_name,
                     payload,
-                } => match decode(payload, source_name) {
+                } => match decode(entry, payload, source_name) {
                     Ok(event) => match route {
                         None => events.push(event),
                         Some(dest) => letters.push((dest.clone(), event)),
@@ -365,7 +366,20 @@ pub fn spawn_forwarders(
     started
 }
 
-fn decode(payload: &[u8], source_name: &str) -> Result<CanonicalEvent, serde_json::Error> {
+/// The event a record holds: the copy its producer attached while the record is still in the
+/// spool's memory, else decoded from its payload.
+fn decode(
+    entry: &Entry,
+    payload: &[u8],
+    source_name: &str,
+) -> Result<CanonicalEvent, serde_json::Error> {
+    if let Some(event) = entry
+        .attachment
+        .as_ref()
+        .and_then(|a| a.downcast_ref::<CanonicalEvent>())
+    {
+        return Ok(event.clone());
+    }
     let mut event: CanonicalEvent = serde_json::from_slice(payload)?;
     event.source_name = source_name.to_owned();
     Ok(event)

@@ -206,6 +206,33 @@ async fn appends_to_an_existing_file() {
 }
 
 #[tokio::test]
+async fn an_unfinished_last_line_from_a_crash_is_cut_before_appending() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("events.jsonl");
+    // A crash in the middle of a write: half a line, never acknowledged.
+    std::fs::write(&path, "{\"id\":\"old\"}\n{\"id\":\"tor").expect("seed");
+    let (sink, _registry) = open(FileSinkConfig::new(&path));
+    sink.publish(&[event(1, "t")]).await.expect("publish");
+    let got = lines(&path);
+    assert_eq!(
+        got.len(),
+        2,
+        "the half line is gone, nothing is glued to it"
+    );
+    assert_eq!(got[0]["id"], "old");
+    assert_eq!(got[1]["id"], "id-1");
+
+    // Nothing complete at all: the file starts again from empty.
+    let path = dir.path().join("only-torn.jsonl");
+    std::fs::write(&path, vec![b'x'; 100_000]).expect("seed");
+    let (sink, _registry) = open(FileSinkConfig::new(&path));
+    sink.publish(&[event(2, "t")]).await.expect("publish");
+    let got = lines(&path);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["id"], "id-2");
+}
+
+#[tokio::test]
 async fn unwritable_directory_is_unhealthy() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("events.jsonl");

@@ -47,7 +47,17 @@ pub(crate) fn spawn(settings: WriterSettings) -> Result<mpsc::Sender<Request>> {
         })?;
     }
     let file = open_append(&settings.path)?;
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let len = complete_len(&file).unwrap_or(0);
+    let found = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if len < found {
+        // Half a line from a crash mid-write (never acknowledged: the sync came after it); the
+        // next line would be glued to it.
+        warn!(sink = %settings.sink, path = %settings.path.display(), cut_bytes = found - len, "file ends in an unfinished line; cut back to the last complete one");
+        file.set_len(len).map_err(|source| FileSinkError::Open {
+            path: settings.path.clone(),
+            source,
+        })?;
+    }
     // Bounded: when the disk is slower than the callers, they wait here (back-pressure reaches the
     // HTTP layer, which sheds load) instead of queueing without limit.
     let (tx, rx) = mpsc::channel(1024);
@@ -64,10 +74,28 @@ pub(crate) fn spawn(settings: WriterSettings) -> Result<mpsc::Sender<Request>> {
     Ok(tx)
 }
 
+/// The length of `file` up to and including its last newline (0 when it has none).
+fn complete_len(file: &File) -> io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut end = file.metadata()?.len();
+    let mut chunk = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let buf = &mut chunk[..(end - start) as usize];
+        file.read_exact_at(buf, start)?;
+        if let Some(i) = buf.iter().rposition(|b| *b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
 fn open_append(path: &Path) -> Result<File> {
     OpenOptions::new()
         .create(true)
         .append(true)
+        .read(true)
         .open(path)
         .map_err(|source| FileSinkError::Open {
             path: path.to_owned(),

@@ -16,7 +16,8 @@
 //!   cursors ahead of the data) and starts the writer thread.
 //! - [`Spool::append`] waits for the group commit that makes the records durable.
 //! - [`Spool::reader`] gives each consumer its [`Reader`]: `next` waits for records after its
-//!   cursor, `ack` moves the cursor (made durable with the next commit).
+//!   cursor, `ack` moves the cursor (made durable with the next commit). A consumer that keeps
+//!   up reads the newest records from memory, with the [`Attachment`] their producer left.
 //! - [`status`] reads a spool, running or not, without disturbing it.
 
 mod config;
@@ -26,6 +27,7 @@ mod reader;
 mod spool;
 mod status;
 mod store;
+mod tail;
 mod writer;
 
 pub use config::{parse_size, SpoolConfig, DEFAULT_MAX_BYTES};
@@ -34,3 +36,4 @@ pub use reader::Reader;
 pub use spool::{NewRecord, Spool, SpoolHealth};
 pub use status::{status, ConsumerStatus, SpoolStatus};
 pub use store::{Entry, EntryBody, Recovery};
+pub use tail::Attachment;

@@ -45,8 +45,10 @@ impl Reader {
     }
 
     /// The next records after the position, at most `limit`; waits until there is at least one.
-    /// Cancel-safe: dropping the future loses nothing (the position moves only on success).
-    pub async fn next(&mut self, limit: usize) -> Result<Vec<Entry>, SpoolError> {
+    /// Records still in the spool's memory come from there (with their attachments), older ones
+    /// from the database. Cancel-safe: dropping the future loses nothing (the position moves only
+    /// on success).
+    pub async fn next(&mut self, limit: usize) -> Result<Vec<Arc<Entry>>, SpoolError> {
         loop {
             let position = self.position;
             let last = *self
@@ -54,6 +56,16 @@ impl Reader {
                 .wait_for(|&last| last > position)
                 .await
                 .map_err(|_| SpoolError::Closed)?;
+            let held = self
+                .shared
+                .tail
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .after(position, limit);
+            if let Some(entries) = held {
+                self.handed_out(&entries);
+                return Ok(entries);
+            }
             let conn = Arc::clone(&self.conn);
             let db = self.shared.db.clone();
             let read = tokio::task::spawn_blocking(move || {
@@ -78,15 +90,9 @@ impl Reader {
                 source,
             })?;
             match entries.last() {
-                Some(tail) => {
-                    self.position = tail.seq;
-                    let consumer = &self.shared.consumers[self.index];
-                    if consumer.oldest_pending_ms.load(Ordering::Acquire) == 0 {
-                        let first = entries.iter().map(|e| e.received_ms).find(|t| *t > 0);
-                        consumer
-                            .oldest_pending_ms
-                            .store(first.unwrap_or_else(store::now_ms), Ordering::Release);
-                    }
+                Some(_) => {
+                    let entries: Vec<Arc<Entry>> = entries.into_iter().map(Arc::new).collect();
+                    self.handed_out(&entries);
                     return Ok(entries);
                 }
                 // Nothing up to `last` is left for this consumer (a gap left by a salvage): its
@@ -98,6 +104,21 @@ impl Reader {
                         .fetch_max(last, Ordering::AcqRel);
                 }
             }
+        }
+    }
+
+    /// `entries` (not empty) go to the consumer: the position moves past them and the lag age
+    /// starts counting from the oldest, unless an older one is still pending.
+    fn handed_out(&mut self, entries: &[Arc<Entry>]) {
+        if let Some(tail) = entries.last() {
+            self.position = tail.seq;
+        }
+        let consumer = &self.shared.consumers[self.index];
+        if consumer.oldest_pending_ms.load(Ordering::Acquire) == 0 {
+            let first = entries.iter().map(|e| e.received_ms).find(|t| *t > 0);
+            consumer
+                .oldest_pending_ms
+                .store(first.unwrap_or_else(store::now_ms), Ordering::Release);
         }
     }
 

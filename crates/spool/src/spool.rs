@@ -15,6 +15,7 @@ use crate::error::SpoolError;
 use crate::metrics::SpoolMetrics;
 use crate::reader::Reader;
 use crate::store::{self, Recovery};
+use crate::tail::{Attachment, Tail};
 use crate::writer::{self, Msg, Pending};
 
 /// One record to append.
@@ -27,6 +28,9 @@ pub struct NewRecord {
     pub source_name: String,
     /// The record itself (the event's structured JSON).
     pub payload: Vec<u8>,
+    /// Handed back with the record to a consumer that reads it from memory (see
+    /// [`Attachment`]); never stored.
+    pub attachment: Option<Attachment>,
 }
 
 /// Whether the spool can take writes, for `/readyz`.
@@ -57,6 +61,8 @@ pub(crate) struct Shared {
     pub(crate) retained_events: AtomicU64,
     /// The highest committed `seq`; readers wait on it.
     pub(crate) committed: watch::Sender<u64>,
+    /// The newest committed records (pushed before `committed` moves past them).
+    pub(crate) tail: Mutex<Tail>,
     pub(crate) consumers: Vec<Consumer>,
     pub(crate) fault: Mutex<Option<String>>,
     pub(crate) metrics: SpoolMetrics,
@@ -131,6 +137,7 @@ impl Spool {
             retained_bytes: AtomicU64::new(loaded.retained_bytes),
             retained_events: AtomicU64::new(loaded.retained_events),
             committed,
+            tail: Mutex::new(Tail::default()),
             consumers,
             fault: Mutex::new(None),
             metrics,

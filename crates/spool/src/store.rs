@@ -11,6 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension};
 use tracing::{error, warn};
 
+use crate::tail::Attachment;
+
 /// Name of the database file inside the spool directory.
 pub(crate) const DB_FILE: &str = "spool.db";
 
@@ -52,6 +54,8 @@ pub struct Entry {
     pub received_ms: i64,
     /// What the record holds.
     pub body: EntryBody,
+    /// What the producer attached to the record, when it is read from the spool's memory.
+    pub attachment: Option<Attachment>,
 }
 
 /// The content of an [`Entry`].
@@ -266,6 +270,7 @@ pub(crate) fn read_after(
                             raw: None,
                             detail: format!("spool record {seq} missing (damaged page)"),
                         },
+                        attachment: None,
                     },
                     Err(e) => Entry {
                         seq,
@@ -274,6 +279,7 @@ pub(crate) fn read_after(
                             raw: None,
                             detail: format!("spool record {seq} unreadable: {e}"),
                         },
+                        attachment: None,
                     },
                 };
                 out.push(entry);
@@ -362,6 +368,7 @@ fn row_to_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
         seq,
         received_ms,
         body,
+        attachment: None,
     })
 }
 

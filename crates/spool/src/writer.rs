@@ -18,7 +18,7 @@ use tracing::{error, info, warn};
 
 use crate::error::SpoolError;
 use crate::spool::{NewRecord, Shared};
-use crate::store::{self, Loaded, KIND_EVENT};
+use crate::store::{self, Entry, EntryBody, Loaded, KIND_EVENT};
 
 /// A request to the writer.
 pub(crate) enum Msg {
@@ -36,8 +36,9 @@ pub(crate) struct Pending {
     pub(crate) reply: oneshot::Sender<Result<(), SpoolError>>,
 }
 
-/// Most records removed by one retention transaction, so removal never holds the writer long.
-const DELETE_CHUNK: u64 = 20_000;
+/// Most records removed by one transaction, so removal never holds a commit (and the appends
+/// waiting for it) long.
+const DELETE_CHUNK: u64 = 2_048;
 
 /// Pause between attempts to reopen the database after a failure.
 const REOPEN_BACKOFF: Duration = Duration::from_millis(200);
@@ -181,18 +182,45 @@ impl Writer {
         let write_cursors = cursors_moved && (force_cursors || !batch.is_empty());
         let events: usize = batch.iter().map(|p| p.records.len()).sum();
         let started = Instant::now();
-        let result = self.transaction(&batch, write_cursors.then_some(&acked[..]));
+        let now = store::now_ms();
+        let result = self.transaction(&batch, now, write_cursors.then_some(&acked[..]));
         match result {
-            Ok(last) => {
+            Ok((last, removed)) => {
+                if let Some(removed) = removed {
+                    self.removed(removed);
+                }
                 self.shared
                     .metrics
                     .commit_seconds
                     .observe(started.elapsed().as_secs_f64());
+                let mut replies = Vec::with_capacity(batch.len());
+                let mut records = Vec::with_capacity(events);
+                for p in batch {
+                    records.extend(p.records);
+                    replies.push(p.reply);
+                }
                 if events > 0 {
                     self.shared.metrics.commit_events.observe(events as f64);
                     self.shared
                         .retained_events
                         .fetch_add(events as u64, Ordering::AcqRel);
+                    let first = self.next_seq;
+                    let entries = (first..).zip(records).map(|(seq, r)| Entry {
+                        seq,
+                        received_ms: now,
+                        body: EntryBody::Record {
+                            route: r.route,
+                            source_name: r.source_name,
+                            payload: r.payload,
+                        },
+                        attachment: r.attachment,
+                    });
+                    // Into the tail before `committed` moves, so a woken reader finds them.
+                    self.shared
+                        .tail
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(entries);
                     self.next_seq = last + 1;
                     self.shared.committed.send_replace(last);
                 }
@@ -203,8 +231,8 @@ impl Writer {
                     info!(path = %self.shared.db.display(), "spool writes succeed again");
                     self.shared.set_fault(None);
                 }
-                for p in batch {
-                    let _ = p.reply.send(Ok(()));
+                for reply in replies {
+                    let _ = reply.send(Ok(()));
                 }
             }
             Err(e) => {
@@ -229,14 +257,19 @@ impl Writer {
         }
     }
 
-    fn transaction(&mut self, batch: &[Pending], cursors: Option<&[u64]>) -> rusqlite::Result<u64> {
+    fn transaction(
+        &mut self,
+        batch: &[Pending],
+        now: i64,
+        cursors: Option<&[u64]>,
+    ) -> rusqlite::Result<(u64, Option<Removed>)> {
         let mut seq = self.next_seq;
+        let removed_upto = self.removed_upto;
         let shared = Arc::clone(&self.shared);
         let conn = self.connection()?;
         let tx = conn.unchecked_transaction()?;
         {
             let mut insert = tx.prepare_cached(store::INSERT_RECORD)?;
-            let now = store::now_ms();
             for record in batch.iter().flat_map(|p| &p.records) {
                 let crc = store::checksum(
                     record.route.as_deref(),
@@ -270,6 +303,14 @@ impl Writer {
             tx.prepare_cached("DELETE FROM meta WHERE key = 'new_consumer_start'")?
                 .execute([])?;
         }
+        // Retention rides along with the cursors it follows from: what every cursor written
+        // here has passed goes, a chunk at a time.
+        let floor = cursors.and_then(|c| c.iter().copied().min()).unwrap_or(0);
+        let removed = if floor > removed_upto {
+            Some(delete_upto(&tx, floor.min(removed_upto + DELETE_CHUNK))?)
+        } else {
+            None
+        };
         if batch.is_empty() && cursors.is_none() {
             // A probe after a failure: prove the disk takes writes again.
             tx.execute(
@@ -278,7 +319,13 @@ impl Writer {
             )?;
         }
         tx.commit()?;
-        Ok(last)
+        Ok((last, removed))
+    }
+
+    fn removed(&mut self, removed: Removed) {
+        self.removed_upto = removed.upto;
+        sub_saturating(&self.shared.retained_events, removed.events);
+        sub_saturating(&self.shared.retained_bytes, removed.bytes);
     }
 
     fn connection(&mut self) -> rusqlite::Result<&Connection> {
@@ -297,7 +344,8 @@ impl Writer {
         }
     }
 
-    /// Remove records every consumer has acknowledged durably, in chunks.
+    /// Remove records every consumer has acknowledged durably, in chunks (when idle: under load
+    /// retention rides along with the commits).
     fn remove_forwarded(&mut self) {
         let Some(floor) = self
             .durable
@@ -310,30 +358,15 @@ impl Writer {
         };
         while self.removed_upto < floor {
             let upto = floor.min(self.removed_upto + DELETE_CHUNK);
-            let removed = (|| -> rusqlite::Result<(u64, u64)> {
+            let removed = (|| -> rusqlite::Result<Removed> {
                 let conn = self.connection()?;
                 let tx = conn.unchecked_transaction()?;
-                let (count, bytes): (i64, i64) = tx.query_row(
-                    &format!(
-                        "SELECT count(*), {} FROM records WHERE seq <= ?1",
-                        store::ROW_BYTES_SQL
-                    ),
-                    params![upto as i64],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?;
-                tx.execute("DELETE FROM records WHERE seq <= ?1", params![upto as i64])?;
+                let removed = delete_upto(&tx, upto)?;
                 tx.commit()?;
-                Ok((
-                    count as u64,
-                    bytes as u64 + count as u64 * store::ROW_OVERHEAD,
-                ))
+                Ok(removed)
             })();
             match removed {
-                Ok((count, bytes)) => {
-                    self.removed_upto = upto;
-                    sub_saturating(&self.shared.retained_events, count);
-                    sub_saturating(&self.shared.retained_bytes, bytes);
-                }
+                Ok(removed) => self.removed(removed),
                 Err(e) => {
                     warn!(path = %self.shared.db.display(), error = %e, "removing forwarded spool records failed; retrying later");
                     self.conn = None;
@@ -363,6 +396,31 @@ impl Writer {
             });
         }
     }
+}
+
+/// Records removed by retention.
+struct Removed {
+    /// Every record at or below this `seq` is gone.
+    upto: u64,
+    events: u64,
+    bytes: u64,
+}
+
+/// Delete every record at or below `upto`, counting what goes.
+fn delete_upto(tx: &rusqlite::Transaction<'_>, upto: u64) -> rusqlite::Result<Removed> {
+    let (count, bytes): (i64, i64) = tx
+        .prepare_cached(&format!(
+            "SELECT count(*), {} FROM records WHERE seq <= ?1",
+            store::ROW_BYTES_SQL
+        ))?
+        .query_row(params![upto as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    tx.prepare_cached("DELETE FROM records WHERE seq <= ?1")?
+        .execute(params![upto as i64])?;
+    Ok(Removed {
+        upto,
+        events: count as u64,
+        bytes: bytes as u64 + count as u64 * store::ROW_OVERHEAD,
+    })
 }
 
 fn sub_saturating(counter: &std::sync::atomic::AtomicU64, n: u64) {

@@ -1,15 +1,17 @@
 //! The spool on a real directory: append, read in order, acknowledge, retention, restart, limits.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::Registry;
-use vodbridge_spool::{EntryBody, NewRecord, Spool, SpoolConfig, SpoolError};
+use vodbridge_spool::{Attachment, Entry, EntryBody, NewRecord, Spool, SpoolConfig, SpoolError};
 
 fn record(n: u64) -> NewRecord {
     NewRecord {
         route: None,
         source_name: "tencent".into(),
         payload: format!("{{\"n\":{n}}}").into_bytes(),
+        attachment: Some(Attachment::new(n)),
     }
 }
 
@@ -26,7 +28,7 @@ fn open(config: &SpoolConfig, consumers: &[&str]) -> Spool {
         .0
 }
 
-fn payloads(entries: &[vodbridge_spool::Entry]) -> Vec<String> {
+fn payloads(entries: &[Arc<Entry>]) -> Vec<String> {
     entries
         .iter()
         .map(|e| match &e.body {
@@ -57,9 +59,11 @@ async fn each_consumer_reads_in_order_and_resumes_after_a_restart_from_its_own_c
     let spool = open(&config, &["a", "b"]);
     let mut a = spool.reader("a").expect("reader a").expect("open");
     let mut b = spool.reader("b").expect("reader b").expect("open");
-    assert_eq!(
-        payloads(&a.next(10).await.expect("a")),
-        ["{\"n\":4}", "{\"n\":5}"]
+    let rest = a.next(10).await.expect("a");
+    assert_eq!(payloads(&rest), ["{\"n\":4}", "{\"n\":5}"]);
+    assert!(
+        rest.iter().all(|e| e.attachment.is_none()),
+        "attachments are never stored"
     );
     assert_eq!(
         b.next(10).await.expect("b").len(),
@@ -166,4 +170,62 @@ async fn a_second_open_of_the_same_directory_is_refused() {
     assert!(err
         .to_string()
         .contains("in use by another vodbridge process"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_that_keeps_up_gets_attachments_and_one_far_behind_reads_the_database_in_order()
+{
+    let dir = tempfile::tempdir().expect("dir");
+    let config = config(dir.path());
+    let spool = open(&config, &["near", "far"]);
+    let mut near = spool.reader("near").expect("reader").expect("open");
+    spool
+        .append((1..=3).map(record).collect())
+        .await
+        .expect("append");
+    let read = near.next(10).await.expect("read");
+    let attached: Vec<Option<u64>> = read
+        .iter()
+        .map(|e| {
+            e.attachment
+                .as_ref()
+                .and_then(|a| a.downcast_ref::<u64>())
+                .copied()
+        })
+        .collect();
+    assert_eq!(
+        attached,
+        [Some(1), Some(2), Some(3)],
+        "fresh records come from memory"
+    );
+
+    // More than the memory holds (4,096 records): the consumer behind reads the oldest from the
+    // database and the newest from memory, each record once and in order.
+    for chunk in (4..=10_000u64).collect::<Vec<_>>().chunks(500) {
+        spool
+            .append(chunk.iter().copied().map(record).collect())
+            .await
+            .expect("append");
+    }
+    let mut far = spool.reader("far").expect("reader").expect("open");
+    let (mut seen, mut from_disk, mut from_memory) = (Vec::new(), 0, 0);
+    while seen.len() < 10_000 {
+        for e in far.next(512).await.expect("read") {
+            match &e.attachment {
+                Some(a) => {
+                    from_memory += 1;
+                    assert_eq!(
+                        a.downcast_ref::<u64>(),
+                        Some(&e.seq),
+                        "attachment of its own record"
+                    );
+                }
+                None => from_disk += 1,
+            }
+            seen.push(e.seq);
+        }
+    }
+    assert_eq!(seen, (1..=10_000).collect::<Vec<u64>>());
+    assert!(from_disk >= 10_000 - 4096, "{from_disk} from the database");
+    assert!(from_memory > 0, "the newest come from memory");
 }
