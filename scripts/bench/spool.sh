@@ -48,6 +48,16 @@ metric() { # name
   curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" '$1==m {print $2}'
 }
 
+# Until the forwarder has published again after JetStream came back (the sink's reconnect
+# backoff, up to 5 s, is not drain time); prints how long that took.
+wait_forwarding() {
+  local before t0
+  before=$(metric 'vodbridge_spool_forwarded_events_total{sink="nats"}')
+  t0=$(date +%s.%N)
+  while [ "$(metric 'vodbridge_spool_forwarded_events_total{sink="nats"}')" = "$before" ]; do sleep 0.05; done
+  echo "forwarding again $(echo "$(date +%s.%N) - $t0" | bc) s after JetStream came back"
+}
+
 rss_kib() { # pid field: VmRSS or VmHWM of the process, in KiB (0 when it is gone)
   awk -v f="$2:" '$1==f {print $2}' "/proc/$1/status" 2>/dev/null || echo 0
 }
@@ -111,6 +121,7 @@ sleep "$OUTAGE"
 backlog=$(metric 'vodbridge_spool_lag_events{sink="nats"}')
 nats-server -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/store" -l "$WORK/nats.log" &
 PIDS+=($!)
+wait_forwarding
 t0=$(date +%s.%N)
 while true; do
   sleep 1
@@ -163,6 +174,7 @@ sleep 2
 recovery_peak=$(cat "$WORK/rss")
 nats-server -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/store" -l "$WORK/nats.log" &
 PIDS+=($!)
+wait_forwarding
 t0=$(date +%s.%N)
 while [ "$(metric 'vodbridge_spool_lag_events{sink="nats"}' | cut -d. -f1)" -gt 0 ]; do
   sleep 0.5

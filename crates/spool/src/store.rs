@@ -125,7 +125,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "PRAGMA synchronous = FULL;
          PRAGMA journal_size_limit = 67108864;
-         PRAGMA cache_size = -8192;",
+         PRAGMA cache_size = -2048;",
     )?;
     Ok(())
 }

@@ -15,7 +15,7 @@ use crate::store::{Entry, EntryBody};
 /// Most records the tail holds.
 const MAX_RECORDS: usize = 4096;
 /// Most payload bytes the tail holds.
-const MAX_BYTES: usize = 8 << 20;
+const MAX_BYTES: usize = 4 << 20;
 
 /// An in-memory value given with a [`crate::NewRecord`] and handed back, untouched, with its
 /// [`Entry`] to a consumer that reads the record while it is still in the spool's memory (never
