@@ -31,6 +31,11 @@ const TOPIC: &str = "vod.events";
 const PARTITIONS: i32 = 3;
 
 fn config(listen: u16, admin: u16, brokers: &str) -> String {
+    config_with(listen, admin, brokers, "")
+}
+
+/// [`config`] followed by `extra` (a `[spool]` section).
+fn config_with(listen: u16, admin: u16, brokers: &str, extra: &str) -> String {
     format!(
         r#"
 [server]
@@ -63,6 +68,7 @@ message_timeout = "2s"
 [dead_letter]
 sink = "kafka"
 destination = "vodbridge.deadletter"
+{extra}
 "#
     )
 }
@@ -228,4 +234,89 @@ async fn kafka_killed_mid_stream_loses_nothing_acknowledged() {
         broker.log()
     ));
     report.assert_outage_answered(before_kill, after_restart);
+}
+
+/// With a spool, a Kafka outage longer than Volcengine retries loses nothing: tansu down 120 s,
+/// the bridge SIGKILLed and restarted in the middle of it, the sender on Volcengine's schedule
+/// (+5 s, +10 s, +30 s, then give up). The broker keeps nothing across its restart (memory
+/// storage), so it is stopped only once the consumer has read everything acknowledged before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::print_stdout, reason = "the figures are the test's output")]
+async fn kafka_down_longer_than_volcengine_retries_with_a_spool_and_a_sigkill_loses_nothing() {
+    vodbridge_binary();
+    let mut broker = KafkaBroker::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (listen, admin) = (free_port(), free_port());
+    let spool = format!(
+        "[spool]\npath = \"{}\"\ncommit_interval = \"200ms\"\n",
+        dir.path().join("spool").display()
+    );
+    let mut bridge = Bridge::start(
+        dir.path(),
+        &config_with(listen, admin, &broker.bootstrap(), &spool),
+        admin,
+    )
+    .await;
+    let ledger = Arc::new(Ledger::new(
+        "fault_kafka: tansu down 120 s with a spool, bridge SIGKILLed mid-outage, sender on Volcengine's schedule (+5 s, +10 s, +30 s, give up)",
+    ));
+    let (epoch, stop) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let reader = {
+        let (brokers, ledger) = (broker.bootstrap(), Arc::clone(&ledger));
+        let (epoch, stop) = (Arc::clone(&epoch), Arc::clone(&stop));
+        std::thread::spawn(move || consume(brokers, ledger, epoch, stop))
+    };
+    let mut sender_config =
+        SenderConfig::volcengine(format!("http://127.0.0.1:{listen}/v1/callbacks/tencent"));
+    sender_config.workers = 2;
+    sender_config.pace = Duration::from_millis(200);
+    let sender = Sender::start(sender_config, Arc::clone(&ledger));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // The broker forgets what it held when it stops: stop it once everything answered 200 so
+    // far has been read. The bridge goes on answering 200 from the spool meanwhile.
+    let catch_up = Instant::now();
+    while !ledger.all_acknowledged_delivered() && catch_up.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let before = ledger.acknowledged();
+    let killed_at = Instant::now();
+    epoch.fetch_add(1, Ordering::Relaxed);
+    broker.stop().await;
+    ledger.broker_lost(
+        killed_at - Duration::from_millis(250),
+        killed_at + Duration::from_millis(500),
+    );
+    tokio::time::sleep(Duration::from_secs(50)).await;
+    bridge.kill();
+    bridge.restart(Duration::from_secs(30)).await;
+    let during = ledger.acknowledged() - before;
+    tokio::time::sleep(Duration::from_secs(120).saturating_sub(killed_at.elapsed())).await;
+    broker.start_again().await;
+    create_topic(&broker.bootstrap()).await;
+    epoch.fetch_add(1, Ordering::Relaxed);
+    let outage = killed_at.elapsed();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    sender.stop().await;
+    let drain = Instant::now();
+    while !ledger.all_acknowledged_delivered() && drain.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    reader.join().expect("reader thread");
+
+    let report = ledger.report();
+    println!("outage {outage:.1?}; accepted before it: {before}, during it: {during}; caught up {:.1?} after the sender stopped", drain.elapsed());
+    report.assert_nothing_lost(&format!(
+        "{}\n--- tansu ---\n{}",
+        bridge.log(),
+        broker.log()
+    ));
+    assert!(
+        during > 100,
+        "callbacks must be accepted during the outage\n{report}"
+    );
 }
