@@ -3,7 +3,8 @@
 # directory), BODY (the fixture) and PIDS (an array) set; the release builds must exist.
 #
 #   start_server NAME   NAME is limits, floor, vodbridge or spooled (vodbridge with a [spool],
-#                       its max_bytes from SPOOL_MAX_BYTES when set): a fresh nats-server -js (new store
+#                       its max_bytes from SPOOL_MAX_BYTES when set, and SPOOL_TOML's lines added to
+#                       its [spool] section): a fresh nats-server -js (new store
 #                       under $WORK) and NAME on it, both added to PIDS; returns once NAME has
 #                       acknowledged one request. Sets URL, URL_PATH, SERVER_PID and NATS_PID.
 #   stop_servers        stop everything in PIDS, newest first, so each server stops while its
@@ -43,6 +44,7 @@ start_server() {
       # The same bridge with a spool: 200 once fsync'd there, a forwarder publishes to JetStream.
       [ "$1" = spooled ] && spool=$'[spool]\npath = "'"$WORK/spool"'"'
       [ "$1" = spooled ] && [ -n "${SPOOL_MAX_BYTES:-}" ] && spool+=$'\nmax_bytes = "'"$SPOOL_MAX_BYTES"'"'
+      [ "$1" = spooled ] && [ -n "${SPOOL_TOML:-}" ] && spool+=$'\n'"$SPOOL_TOML"
       cat > "$WORK/vodbridge.toml" <<TOML
 [server]
 listen = "127.0.0.1:$port"

@@ -17,6 +17,11 @@
 # group commit, and fdatasync, in a loop): the least any spool that answers after an fsync waits.
 # The bridge's peak RSS (VmHWM) is read at the end of every run.
 #
+# BASELINE_BIN=path and/or BASELINE_SPOOL='key = value' add, in each round, a third run: the
+# spooled bridge from that binary (an earlier build) and/or with those lines in its [spool], so a
+# change is measured against what it replaces in one run.
+# OUTAGE=0 skips the drain.
+#
 # Last, the restart with a large backlog: JetStream stopped, MILLION (default 1000000; 0 skips it)
 # callbacks spooled at full speed, the bridge SIGKILLed and started again on that spool, JetStream
 # back: RSS is sampled throughout (load, recovery, drain) and the drain timed.
@@ -62,12 +67,15 @@ rss_kib() { # pid field: VmRSS or VmHWM of the process, in KiB (0 when it is gon
   awk -v f="$2:" '$1==f {print $2}' "/proc/$1/status" 2>/dev/null || echo 0
 }
 
-run() { # name
-  start_server "$1"
+run() { # label [server]: server (default: label) is vodbridge or spooled
+  local server=${2:-$1}
+  start_server "$server"
   local out rps p99 errors lag=0 drain_s=0 t0
   wrk_once "$WARMUP" "$URL" "$URL_PATH" > /dev/null
   out=$(wrk_once "$DURATION" "$URL" "$URL_PATH")
-  if [ "$1" = spooled ]; then
+  local per_commit=""
+  if [ "$server" = spooled ]; then
+    per_commit=" events_per_commit=$(echo "scale=1; $(metric vodbridge_spool_commit_batch_events_sum) / $(metric vodbridge_spool_commit_batch_events_count)" | bc)"
     lag=$(metric 'vodbridge_spool_lag_events{sink="nats"}')
     t0=$(date +%s.%N)
     while [ "$(metric 'vodbridge_spool_lag_events{sink="nats"}')" != 0 ]; do sleep 0.05; done
@@ -77,13 +85,16 @@ run() { # name
   hwm=$(rss_kib "$SERVER_PID" VmHWM)
   stop_servers
   read -r rps p99 errors <<<"$(wrk_figures "$out")"
-  echo "$1 rps=$rps p99=$p99 non2xx=$errors lag_at_end=$lag drained_in=${drain_s}s peak_rss=$((hwm / 1024))MiB"
+  echo "$1 rps=$rps p99=$p99 non2xx=$errors lag_at_end=$lag drained_in=${drain_s}s peak_rss=$((hwm / 1024))MiB$per_commit"
   echo "$1 $rps $p99 $lag $drain_s" >> "$WORK/results"
 }
 
 for _ in $(seq "$ROUNDS"); do
   run vodbridge
   run spooled
+  if [ -n "${BASELINE_BIN:-}${BASELINE_SPOOL:-}" ]; then
+    VODBRIDGE_BIN=${BASELINE_BIN:-target/release/vodbridge} SPOOL_TOML=${BASELINE_SPOOL:-} run baseline spooled
+  fi
   python3 scripts/bench/fsync_floor.py "$WORK/fsync.test" "${DURATION%s}" 32768
 done
 
@@ -104,7 +115,13 @@ dp = statistics.median(r[1] for r in runs["vodbridge"])
 sp = statistics.median(r[1] for r in runs["spooled"])
 print(f"median rps: direct={d:.0f} spooled(ingest)={s:.0f} spooled(end-to-end)={e2e:.0f}")
 print(f"ratios: ingest/direct={s / d:.2f} end-to-end/direct={e2e / d:.2f}; p99 ms: direct={dp:.2f} spooled={sp:.2f}")
+# Per round (runs alternate, so the machine's drift hits both sides of each ratio alike).
+for name in [n for n in ("spooled", "baseline") if n in runs]:
+    ratios = [s[0] / v[0] for s, v in zip(runs[name], runs["vodbridge"])]
+    print(f"{name}/direct per round: {' '.join(f'{r:.2f}' for r in ratios)} (median {statistics.median(ratios):.2f}); "
+          f"p99 ms: {' '.join(f'{r[1]:.1f}' for r in runs[name])}")
 PY
+[ "$OUTAGE" -gt 0 ] || exit 0
 
 # The drain after an outage.
 start_server spooled

@@ -177,23 +177,25 @@ impl Dispatcher {
     /// Publish `events` to every sink at once; `Ok` only when all acknowledged within the ack
     /// timeout. A partial success is a failure: the vendor retries, and sinks that already wrote
     /// the events see them again with the same ids (consumers and JetStream deduplicate on id).
-    pub async fn deliver(&self, events: &[CanonicalEvent]) -> Result<(), DeliveryError> {
+    pub async fn deliver(&self, events: Vec<CanonicalEvent>) -> Result<(), DeliveryError> {
         if events.is_empty() {
             return Ok(());
         }
         if let Some(spool) = &self.spool {
             let records = events
-                .iter()
+                .into_iter()
                 .map(|event| NewRecord {
                     route: None,
                     source_name: event.source_name.clone(),
                     payload: event.to_structured_json(),
-                    // A forwarder that keeps up publishes this copy instead of decoding the payload.
-                    attachment: Some(Attachment::new(event.clone())),
+                    // A forwarder that keeps up publishes the event itself instead of decoding
+                    // the payload.
+                    attachment: Some(Attachment::new(event)),
                 })
                 .collect();
             return spool.append(records).await.map_err(DeliveryError::Spool);
         }
+        let events = &events[..];
         if let [sink] = &*self.sinks {
             // One sink (the usual set-up): no join, whose futures would be collected on the heap.
             let result = self.publish_one(sink.as_ref(), Some(0), None, events).await;

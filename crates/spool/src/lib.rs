@@ -20,6 +20,7 @@
 //!   up reads the newest records from memory, with the [`Attachment`] their producer left.
 //! - [`status`] reads a spool, running or not, without disturbing it.
 
+mod checkpoint;
 mod config;
 mod error;
 mod metrics;

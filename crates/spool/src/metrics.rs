@@ -15,6 +15,7 @@ pub(crate) struct SpoolMetrics {
     pub(crate) lag_seconds: GaugeVec,
     pub(crate) commit_seconds: Histogram,
     pub(crate) commit_events: Histogram,
+    pub(crate) checkpoint_seconds: Histogram,
     pub(crate) recovered: IntCounter,
     pub(crate) truncated: IntCounter,
     pub(crate) quarantined: IntCounter,
@@ -75,6 +76,15 @@ impl SpoolMetrics {
                     1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0,
                 ]),
             )?,
+            checkpoint_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "vodbridge_spool_checkpoint_duration_seconds",
+                    "Time of one background checkpoint (WAL frames copied into the database file and fsync'd), off the commit path.",
+                )
+                .buckets(vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ]),
+            )?,
             recovered: IntCounter::new(
                 "vodbridge_spool_recovered_events_total",
                 "Events found in the spool at start-up and forwarded from there.",
@@ -114,6 +124,7 @@ impl SpoolMetrics {
         registry.register(Box::new(m.lag_seconds.clone()))?;
         registry.register(Box::new(m.commit_seconds.clone()))?;
         registry.register(Box::new(m.commit_events.clone()))?;
+        registry.register(Box::new(m.checkpoint_seconds.clone()))?;
         registry.register(Box::new(m.recovered.clone()))?;
         registry.register(Box::new(m.truncated.clone()))?;
         registry.register(Box::new(m.quarantined.clone()))?;

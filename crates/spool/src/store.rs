@@ -127,6 +127,13 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
          PRAGMA journal_size_limit = 67108864;
          PRAGMA cache_size = -2048;",
     )?;
+    // Checkpoints are the checkpointer thread's job; a connection that commits checkpoints
+    // itself only when the WAL grows this large.
+    conn.pragma_update(
+        None,
+        "wal_autocheckpoint",
+        crate::checkpoint::WRITER_CHECKPOINT_PAGES,
+    )?;
     Ok(())
 }
 

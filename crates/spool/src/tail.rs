@@ -12,10 +12,11 @@ use std::sync::Arc;
 
 use crate::store::{Entry, EntryBody};
 
-/// Most records the tail holds.
-const MAX_RECORDS: usize = 4096;
+/// Most records the tail holds: a forwarder that keeps up is at most a batch or two behind, and
+/// every record held also holds its attachment (the decoded event, about its payload's size).
+const MAX_RECORDS: usize = 1024;
 /// Most payload bytes the tail holds.
-const MAX_BYTES: usize = 4 << 20;
+const MAX_BYTES: usize = 2 << 20;
 
 /// An in-memory value given with a [`crate::NewRecord`] and handed back, untouched, with its
 /// [`Entry`] to a consumer that reads the record while it is still in the spool's memory (never

@@ -16,6 +16,7 @@ use rusqlite::{params, Connection};
 use tokio::sync::oneshot;
 use tracing::{error, info, warn};
 
+use crate::checkpoint::Checkpointer;
 use crate::error::SpoolError;
 use crate::spool::{NewRecord, Shared};
 use crate::store::{self, Entry, EntryBody, Loaded, KIND_EVENT};
@@ -53,7 +54,15 @@ pub(crate) fn start(
     std::thread::Builder::new()
         .name("spool-writer".into())
         .spawn(move || {
-            let mut writer = Writer::new(conn, loaded, shared);
+            let checkpointer = match Checkpointer::start(Arc::clone(&shared)) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    // The writer's connection checkpoints by itself then, at a larger WAL.
+                    warn!(error = %e, "cannot start the spool checkpoint thread; commits checkpoint");
+                    None
+                }
+            };
+            let mut writer = Writer::new(conn, loaded, shared, checkpointer);
             writer.forget(&forgotten);
             writer.run(rx);
         })
@@ -71,10 +80,16 @@ struct Writer {
     /// Each consumer's lag gauges (events, seconds), same order as `shared.consumers`, resolved
     /// once so the gauges set after every commit skip the label look-up.
     lag_gauges: Vec<(IntGauge, Gauge)>,
+    checkpointer: Option<Checkpointer>,
 }
 
 impl Writer {
-    fn new(conn: Connection, loaded: Loaded, shared: Arc<Shared>) -> Self {
+    fn new(
+        conn: Connection,
+        loaded: Loaded,
+        shared: Arc<Shared>,
+        checkpointer: Option<Checkpointer>,
+    ) -> Self {
         let removed_upto = conn
             .query_row("SELECT min(seq) FROM records", [], |r| {
                 r.get::<_, Option<i64>>(0)
@@ -96,6 +111,7 @@ impl Writer {
             removed_upto,
             last_tick: Instant::now(),
             lag_gauges,
+            checkpointer,
         };
         writer.publish_gauges();
         writer
@@ -119,6 +135,7 @@ impl Writer {
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => {
                     self.commit(Vec::new(), true);
+                    self.stop_checkpointer();
                     return;
                 }
             };
@@ -151,6 +168,7 @@ impl Writer {
             }
             self.publish_gauges();
             if let Some(reply) = close {
+                self.stop_checkpointer();
                 let _ = reply.send(());
                 info!(path = %self.shared.dir.display(), "spool closed");
                 return;
@@ -224,6 +242,7 @@ impl Writer {
                     self.next_seq = last + 1;
                     self.shared.committed.send_replace(last);
                 }
+                self.wal_grew();
                 if write_cursors {
                     self.durable = acked;
                 }
@@ -366,13 +385,29 @@ impl Writer {
                 Ok(removed)
             })();
             match removed {
-                Ok(removed) => self.removed(removed),
+                Ok(removed) => {
+                    self.removed(removed);
+                    self.wal_grew();
+                }
                 Err(e) => {
                     warn!(path = %self.shared.db.display(), error = %e, "removing forwarded spool records failed; retrying later");
                     self.conn = None;
                     return;
                 }
             }
+        }
+    }
+
+    /// A commit wrote to the WAL: the checkpointer copies it into the database a little later.
+    fn wal_grew(&self) {
+        if let Some(c) = &self.checkpointer {
+            c.committed();
+        }
+    }
+
+    fn stop_checkpointer(&mut self) {
+        if let Some(mut c) = self.checkpointer.take() {
+            c.stop();
         }
     }
 

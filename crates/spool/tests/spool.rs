@@ -199,7 +199,7 @@ async fn a_consumer_that_keeps_up_gets_attachments_and_one_far_behind_reads_the_
         "fresh records come from memory"
     );
 
-    // More than the memory holds (4,096 records): the consumer behind reads the oldest from the
+    // More than the memory holds (1,024 records): the consumer behind reads the oldest from the
     // database and the newest from memory, each record once and in order.
     for chunk in (4..=10_000u64).collect::<Vec<_>>().chunks(500) {
         spool
@@ -226,6 +226,47 @@ async fn a_consumer_that_keeps_up_gets_attachments_and_one_far_behind_reads_the_
         }
     }
     assert_eq!(seen, (1..=10_000).collect::<Vec<u64>>());
-    assert!(from_disk >= 10_000 - 4096, "{from_disk} from the database");
+    assert!(from_disk >= 10_000 - 1024, "{from_disk} from the database");
     assert!(from_memory > 0, "the newest come from memory");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_are_copied_from_the_wal_into_the_database_by_the_checkpoint_thread() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = config(dir.path());
+    let registry = Registry::new();
+    let (spool, _) = Spool::open(config.clone(), &["a".to_owned()], &registry).expect("open");
+    // About 4 MiB in 40 commits: far below the WAL size at which a commit checkpoints itself.
+    for chunk in 0..40u64 {
+        let records = (0..100)
+            .map(|i| NewRecord {
+                route: None,
+                source_name: "tencent".into(),
+                payload: vec![b'a' + ((chunk * 100 + i) % 26) as u8; 1024],
+                attachment: None,
+            })
+            .collect();
+        spool.append(records).await.expect("append");
+    }
+    let db = config.path.join("spool.db");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let len = std::fs::metadata(&db).expect("database file").len();
+        if len >= 4_000_000 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file holds {len} bytes: the commits stayed in the WAL"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let checkpoints = registry
+        .gather()
+        .into_iter()
+        .find(|f| f.name() == "vodbridge_spool_checkpoint_duration_seconds")
+        .map(|f| f.get_metric()[0].get_histogram().get_sample_count())
+        .expect("checkpoint histogram");
+    assert!(checkpoints > 0, "no background checkpoint ran");
+    spool.close().await;
 }

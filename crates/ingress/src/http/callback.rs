@@ -150,13 +150,14 @@ async fn accept(
                 .inc();
         }
     }
+    let count = events.len();
     inner
         .dispatcher
-        .deliver(&events)
+        .deliver(events)
         .await
         .map_err(CallbackError::Delivery)?;
-    debug!(source = %source.name, events = events.len(), "callback delivered");
-    Ok(ok_response(events.len()))
+    debug!(source = %source.name, events = count, "callback delivered");
+    Ok(ok_response(count))
 }
 
 /// Store `body` as a dead letter; `Ok` once it is acknowledged (the caller then answers 4xx),

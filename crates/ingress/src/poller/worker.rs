@@ -176,6 +176,7 @@ async fn handle_batch(shared: &Shared, raw: Vec<Box<RawValue>>) -> BatchEnd {
         }
     }
 
+    let count = events.len();
     let received_text = received_at.to_rfc3339_opts(SecondsFormat::Millis, true);
     let dead_letters = poison.iter().map(|(handle, element, reason)| {
         let body = element.get().as_bytes();
@@ -192,7 +193,7 @@ async fn handle_batch(shared: &Shared, raw: Vec<Box<RawValue>>) -> BatchEnd {
         async move { (handle, reason, shared.dispatcher.dead_letter(&letter).await) }
     });
     let (delivered, dead_lettered) =
-        tokio::join!(shared.dispatcher.deliver(&events), join_all(dead_letters));
+        tokio::join!(shared.dispatcher.deliver(events), join_all(dead_letters));
 
     let mut confirm = Vec::with_capacity(raw.len());
     let mut failed = false;
@@ -200,7 +201,7 @@ async fn handle_batch(shared: &Shared, raw: Vec<Box<RawValue>>) -> BatchEnd {
         Ok(()) => confirm.extend(event_handles),
         Err(e) => {
             failed = true;
-            warn!(source = %shared.source_name, error = %e, events = events.len(), "delivery failed; events stay unconfirmed and come back in 30 s");
+            warn!(source = %shared.source_name, error = %e, events = count, "delivery failed; events stay unconfirmed and come back in 30 s");
             metrics
                 .events_unconfirmed
                 .with_label_values(&["sink_failed"])
