@@ -54,7 +54,7 @@ metric() { # name
 }
 
 # Until the forwarder has published again after JetStream came back (the sink's reconnect
-# backoff, up to 5 s, is not drain time); prints how long that took.
+# backoff is not drain time); prints how long that took.
 wait_forwarding() {
   local before t0
   before=$(metric 'vodbridge_spool_forwarded_events_total{sink="nats"}')

@@ -26,7 +26,7 @@ pub const CORRUPT_REASON: &str = "spool_corrupt";
 
 /// First and longest pause between retries of a batch a sink did not acknowledge.
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
 /// The forwarders' metrics, every series initialized per sink.
 #[derive(Clone)]

@@ -8,6 +8,8 @@
 //! in the background (`retry_on_initial_connect`): the bridge comes up, answers 503 until the
 //! server is there, and delivers from then on without a restart.
 
+use std::time::Duration;
+
 use async_nats::{Client, ConnectErrorKind, ConnectOptions};
 use tracing::{error, info, warn};
 
@@ -61,6 +63,19 @@ fn is_configuration_error(kind: &ConnectErrorKind) -> bool {
     )
 }
 
+/// Pause before reconnection attempt `attempts` (1 is the first): none, then doubling from
+/// 100 ms to at most 1 s, so a server that is back is found within about a second; the client's
+/// default grows to 4 s, which a spool's backlog and a vendor's retries would wait out.
+fn reconnect_delay(attempts: usize) -> Duration {
+    match attempts {
+        0 | 1 => Duration::ZERO,
+        n => {
+            let doublings = u32::try_from(n - 2).unwrap_or(u32::MAX).min(4);
+            (Duration::from_millis(100) * 2u32.pow(doublings)).min(Duration::from_secs(1))
+        }
+    }
+}
+
 /// Options for one connection attempt (built twice when the first attempt finds no server).
 async fn connect_options(
     name: &str,
@@ -70,6 +85,7 @@ async fn connect_options(
     let mut options = ConnectOptions::new()
         .name(format!("vodbridge/{name}"))
         .connection_timeout(config.connect_timeout)
+        .reconnect_delay_callback(reconnect_delay)
         .require_tls(config.tls_required)
         .event_callback(move |event| {
             let sink = sink.clone();
@@ -128,4 +144,16 @@ async fn connect_options(
         }
     }
     Ok(options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnects_at_once_then_back_off_to_one_second() {
+        let delays: Vec<u128> = (1..=8).map(|n| reconnect_delay(n).as_millis()).collect();
+        assert_eq!(delays, [0, 100, 200, 400, 800, 1000, 1000, 1000]);
+        assert_eq!(reconnect_delay(usize::MAX), Duration::from_secs(1));
+    }
 }
