@@ -49,8 +49,11 @@ PIDS=()
 . scripts/bench/nats_servers.sh
 trap 'stop_servers; rm -rf "$WORK"' EXIT
 
-metric() { # name
-  curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" '$1==m {print $2}'
+metric() { # name: its value; stops the benchmark when it cannot be read (the bridge is gone)
+  local v
+  v=$(curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" '$1==m {print $2}')
+  [ -n "$v" ] || { echo "cannot read $1 from the bridge" >&2; kill $$; exit 1; }
+  echo "$v"
 }
 
 # Until the forwarder has published again after JetStream came back (the sink's reconnect
@@ -169,11 +172,14 @@ sample_rss() { # pid...: the highest VmRSS seen, in KiB, every 0.2 s until kille
     echo "$peak" > "$WORK/rss"; sleep 0.2
   done
 }
-sample_rss "$SERVER_PID" & SAMPLER=$!
+sample_rss "$SERVER_PID" & SAMPLER=$!; PIDS+=($SAMPLER)
 t0=$(date +%s.%N)
 wrk_once 600s "$URL" "$URL_PATH" > "$WORK/million.out" &
 WRK=$!
-while [ "$(metric 'vodbridge_spool_lag_events{sink="nats"}' | cut -d. -f1)" -lt "$MILLION" ]; do sleep 1; done
+while [ "$(metric 'vodbridge_spool_lag_events{sink="nats"}' | cut -d. -f1)" -lt "$MILLION" ]; do
+  sleep 1
+  [ "$(echo "$(date +%s.%N) - $t0 > 600" | bc)" = 1 ] && { echo "not $MILLION events spooled within 600 s" >&2; exit 1; }
+done
 kill "$WRK" 2>/dev/null; wait "$WRK" 2>/dev/null || true
 spooled_s=$(echo "$(date +%s.%N) - $t0" | bc)
 backlog=$(metric 'vodbridge_spool_lag_events{sink="nats"}')
@@ -184,7 +190,7 @@ kill -9 "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
 t0=$(date +%s.%N)
 "${VODBRIDGE_BIN:-target/release/vodbridge}" run --config "$WORK/vodbridge.toml" >> "$WORK/spooled.log" 2>&1 &
 SERVER_PID=$!; PIDS+=($SERVER_PID)
-sample_rss "$SERVER_PID" & SAMPLER=$!
+sample_rss "$SERVER_PID" & SAMPLER=$!; PIDS+=($SAMPLER)
 wait_ready "$SERVER_PID" "$ADMIN_PORT" "$WORK/spooled.log"
 ready_s=$(echo "$(date +%s.%N) - $t0" | bc)
 sleep 2

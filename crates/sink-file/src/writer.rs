@@ -47,16 +47,19 @@ pub(crate) fn spawn(settings: WriterSettings) -> Result<mpsc::Sender<Request>> {
         })?;
     }
     let file = open_append(&settings.path)?;
-    let len = complete_len(&file).unwrap_or(0);
-    let found = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let open_error = |source| FileSinkError::Open {
+        path: settings.path.clone(),
+        source,
+    };
+    // One size for the scan and the cut, so nothing appended in between is cut with it; a read
+    // that fails stops the open (a guess would cut acknowledged lines).
+    let found = file.metadata().map_err(open_error)?.len();
+    let len = complete_len(&file, found).map_err(open_error)?;
     if len < found {
         // Half a line from a crash mid-write (never acknowledged: the sync came after it); the
         // next line would be glued to it.
         warn!(sink = %settings.sink, path = %settings.path.display(), cut_bytes = found - len, "file ends in an unfinished line; cut back to the last complete one");
-        file.set_len(len).map_err(|source| FileSinkError::Open {
-            path: settings.path.clone(),
-            source,
-        })?;
+        file.set_len(len).map_err(open_error)?;
     }
     // Bounded: when the disk is slower than the callers, they wait here (back-pressure reaches the
     // HTTP layer, which sheds load) instead of queueing without limit.
@@ -74,10 +77,11 @@ pub(crate) fn spawn(settings: WriterSettings) -> Result<mpsc::Sender<Request>> {
     Ok(tx)
 }
 
-/// The length of `file` up to and including its last newline (0 when it has none).
-fn complete_len(file: &File) -> io::Result<u64> {
+/// The length of the first `len` bytes of `file` up to and including their last newline (0 when
+/// they have none).
+fn complete_len(file: &File, len: u64) -> io::Result<u64> {
     use std::os::unix::fs::FileExt;
-    let mut end = file.metadata()?.len();
+    let mut end = len;
     let mut chunk = vec![0u8; 64 * 1024];
     while end > 0 {
         let start = end.saturating_sub(chunk.len() as u64);

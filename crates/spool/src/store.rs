@@ -167,7 +167,11 @@ pub(crate) fn open_and_recover(
     dir: &Path,
 ) -> Result<(Connection, Loaded, Recovery), rusqlite::Error> {
     let db = dir.join(DB_FILE);
-    let mut recovery = Recovery::default();
+    let mut recovery = Recovery {
+        // A salvage that completed but was not put in place before a crash.
+        quarantined_file: finish_salvage(dir)?,
+        ..Recovery::default()
+    };
     let (conn, mut loaded) = match open_checked(&db) {
         Ok(opened) => opened,
         Err(e) if is_corruption(&e) => {
@@ -379,38 +383,105 @@ fn row_to_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     })
 }
 
-/// Move the damaged database aside (into `quarantine/`), then copy every record that can still
-/// be read, and the cursors, into a new one. Records that cannot be read keep their place as
-/// [`KIND_LOST`] rows, which consumers turn into dead letters.
+/// Where a salvage is built.
+const SALVAGE_TMP: &str = "spool.db.salvage-tmp";
+/// The name a salvage takes once it is complete and durable, until it replaces `spool.db`.
+const SALVAGED: &str = "spool.db.salvaged";
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    PathBuf::from(format!("{}{suffix}", path.display()))
+}
+
+fn salvage_io(what: &str, e: &std::io::Error) -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+        Some(format!("{what}: {e}")),
+    )
+}
+
+/// Copy every record that can still be read, and the cursors, from the damaged database into a
+/// new one, then move the damaged one aside (into `quarantine/`) and put the new one in its
+/// place. Records that cannot be read keep their place as [`KIND_LOST`] rows, which consumers
+/// turn into dead letters.
+///
+/// The copy streams (memory does not grow with the spool) into a file of its own that takes
+/// its final name only once it is complete and fsync'd, and the damaged database stays where it
+/// is until then: a crash during a salvage leaves either the damaged database, salvaged again
+/// at the next start, or the complete copy, which [`finish_salvage`] puts in place.
 fn salvage(dir: &Path, recovery: &mut Recovery) -> rusqlite::Result<Connection> {
     let db = dir.join(DB_FILE);
-    let qdir = dir.join("quarantine");
-    let stamp = now_ms();
-    let moved = qdir.join(format!("spool-{stamp}.db"));
-    let io = |e: std::io::Error| {
-        rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
-            Some(format!("cannot move the damaged spool aside: {e}")),
-        )
-    };
-    std::fs::create_dir_all(&qdir).map_err(io)?;
-    for suffix in ["", "-wal", "-shm"] {
-        let from = PathBuf::from(format!("{}{suffix}", db.display()));
-        if from.exists() {
-            std::fs::rename(&from, format!("{}{suffix}", moved.display())).map_err(io)?;
+    let tmp = dir.join(SALVAGE_TMP);
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        match std::fs::remove_file(with_suffix(&tmp, suffix)) {
+            Ok(()) => warn!(path = %tmp.display(), "an interrupted spool salvage starts over"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(salvage_io("cannot remove an interrupted salvage", &e)),
         }
     }
-    recovery.quarantined_file = Some(moved.clone());
-    if let Err(e) = repair_page_count(&moved) {
-        warn!(path = %moved.display(), error = %e, "cannot repair the damaged spool's header");
+    if let Err(e) = repair_page_count(&db) {
+        warn!(path = %db.display(), error = %e, "cannot repair the damaged spool's header");
     }
-    let fresh = open_rw(&db)?;
+    let fresh = open_rw(&tmp)?;
     fresh.execute_batch(SCHEMA)?;
-    let old = Connection::open_with_flags(&moved, OpenFlags::SQLITE_OPEN_READ_WRITE);
-    let Ok(old) = old else {
-        error!(path = %moved.display(), "damaged spool cannot be opened at all; starting empty");
-        return Ok(fresh);
+    let copied = match Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_WRITE) {
+        Ok(old) => copy_readable(&old, &fresh, recovery)?,
+        Err(e) => {
+            error!(path = %db.display(), error = %e, "damaged spool cannot be opened at all; starting empty");
+            0
+        }
     };
+    // Closing the only connection checkpoints the copy into its file and removes its WAL.
+    fresh.close().map_err(|(_, e)| e)?;
+    let sync = |path: &Path| std::fs::File::open(path).and_then(|f| f.sync_all());
+    sync(&tmp).map_err(|e| salvage_io("cannot sync the salvaged spool", &e))?;
+    std::fs::rename(&tmp, dir.join(SALVAGED))
+        .and_then(|()| sync(dir))
+        .map_err(|e| salvage_io("cannot name the salvaged spool", &e))?;
+    recovery.quarantined_file = finish_salvage(dir)?;
+    error!(
+        quarantined = ?recovery.quarantined_file,
+        copied,
+        unreadable = recovery.truncated,
+        "spool salvaged into a new database; the damaged one is kept for inspection"
+    );
+    open_rw(&db)
+}
+
+/// When a complete salvage is waiting (a crash came before it was put in place), move what is
+/// left of the damaged database into `quarantine/` and put the salvage in its place. Returns
+/// where the damaged database went.
+fn finish_salvage(dir: &Path) -> rusqlite::Result<Option<PathBuf>> {
+    let salvaged = dir.join(SALVAGED);
+    if !salvaged.exists() {
+        return Ok(None);
+    }
+    let db = dir.join(DB_FILE);
+    let qdir = dir.join("quarantine");
+    let moved = qdir.join(format!("spool-{}.db", now_ms()));
+    std::fs::create_dir_all(&qdir)
+        .map_err(|e| salvage_io("cannot create the quarantine directory", &e))?;
+    // Its WAL and shared memory go too: beside the new database they would be read as its own.
+    for suffix in ["-wal", "-shm", ""] {
+        let from = with_suffix(&db, suffix);
+        match std::fs::rename(&from, with_suffix(&moved, suffix)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(salvage_io("cannot move the damaged spool aside", &e)),
+        }
+    }
+    std::fs::rename(&salvaged, &db)
+        .and_then(|()| std::fs::File::open(dir).and_then(|d| d.sync_all()))
+        .map_err(|e| salvage_io("cannot put the salvaged spool in place", &e))?;
+    Ok(Some(moved))
+}
+
+/// Copy what `old` still holds into `fresh`, in one transaction, a batch at a time; returns how
+/// many records were copied.
+fn copy_readable(
+    old: &Connection,
+    fresh: &Connection,
+    recovery: &mut Recovery,
+) -> rusqlite::Result<u64> {
     let cursors: Vec<(String, u64)> = old
         .prepare("SELECT consumer, seq FROM cursors")
         .and_then(|mut s| {
@@ -429,15 +500,23 @@ fn salvage(dir: &Path, recovery: &mut Recovery) -> rusqlite::Result<Connection> 
     // Copy forward from the oldest cursor; a damaged range is skipped in jumps so an unreadable
     // tail ends the copy instead of looping.
     let start = cursors.iter().map(|c| c.1).min().unwrap_or(0);
-    let mut copied: Vec<Entry> = Vec::new();
+    let tx = fresh.unchecked_transaction()?;
+    let mut copy = Copy {
+        insert: tx.prepare(INSERT_RECORD)?,
+        expect: start + 1,
+        copied: 0,
+        truncated: 0,
+    };
     let mut after = start;
     let mut misses = 0u32;
     loop {
-        let (batch, failed) = read_range_partial(&old, after, 1024);
-        if let Some(tail) = batch.last() {
+        let (batch, failed) = read_range_partial(old, after, 1024);
+        if let Some(tail) = batch.last().map(|e| e.seq) {
             misses = 0;
-            after = tail.seq;
-            copied.extend(batch);
+            after = tail;
+            for entry in &batch {
+                copy.put(entry)?;
+            }
             if failed.is_none() {
                 continue;
             }
@@ -451,17 +530,17 @@ fn salvage(dir: &Path, recovery: &mut Recovery) -> rusqlite::Result<Connection> 
                     break;
                 }
                 let probe = after + (1u64 << (misses - 1).min(40));
-                if let Ok(Some(entry)) = read_one(&old, probe) {
+                if let Ok(Some(entry)) = read_one(old, probe) {
                     // Records the jump stepped over may still be readable one by one.
                     if probe - after <= 65_536 {
                         for seq in after + 1..probe {
-                            if let Ok(Some(skipped)) = read_one(&old, seq) {
-                                copied.push(skipped);
+                            if let Ok(Some(skipped)) = read_one(old, seq) {
+                                copy.put(&skipped)?;
                             }
                         }
                     }
                     after = entry.seq;
-                    copied.push(entry);
+                    copy.put(&entry)?;
                     misses = 0;
                 }
             }
@@ -470,80 +549,80 @@ fn salvage(dir: &Path, recovery: &mut Recovery) -> rusqlite::Result<Connection> 
     // Every cursor is at or below the last record ever written: the highest is a floor for it
     // when the meta row itself was lost.
     let max_cursor = cursors.iter().map(|c| c.1).max().unwrap_or(0);
-    let last_seq = meta_last
-        .max(max_cursor)
-        .max(copied.last().map_or(0, |e| e.seq));
-    let tx = fresh.unchecked_transaction()?;
-    {
-        let mut insert = tx.prepare(INSERT_RECORD)?;
-        let mut expect = start + 1;
-        for entry in &copied {
-            if entry.seq > expect {
-                insert_lost(&mut insert, expect, entry.seq - 1)?;
-                recovery.truncated += entry.seq - expect;
-            }
-            expect = entry.seq + 1;
-            match &entry.body {
-                EntryBody::Record {
-                    route,
-                    source_name,
-                    payload,
-                } => {
-                    insert.execute(params![
-                        entry.seq as i64,
-                        KIND_EVENT,
-                        entry.received_ms,
-                        route,
-                        source_name,
-                        payload,
-                        i64::from(checksum(route.as_deref(), source_name, payload)),
-                    ])?;
-                }
-                EntryBody::Corrupt { raw, detail } => {
-                    // Kept with a checksum that fails, so the reader quarantines it once.
-                    insert.execute(params![
-                        entry.seq as i64,
-                        KIND_EVENT,
-                        entry.received_ms,
-                        Option::<String>::None,
-                        "",
-                        raw.clone().unwrap_or_else(|| detail.clone().into_bytes()),
-                        -1i64,
-                    ])?;
-                }
-            }
-        }
-        if last_seq >= expect {
-            insert_lost(&mut insert, expect, last_seq)?;
-            recovery.truncated += last_seq - expect + 1;
-        }
-        for (name, seq) in &cursors {
-            tx.execute(
-                "INSERT OR REPLACE INTO cursors (consumer, seq) VALUES (?1, ?2)",
-                params![name, *seq as i64],
-            )?;
-        }
-        if cursors.is_empty() {
-            // The cursors are lost with the damage: every sink starts from the oldest record
-            // salvaged (duplicates, not losses), instead of at the end as a new sink would.
-            tx.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('new_consumer_start', ?1)",
-                params![start as i64],
-            )?;
-        }
+    let last_seq = meta_last.max(max_cursor).max(copy.expect - 1);
+    if last_seq >= copy.expect {
+        insert_lost(&mut copy.insert, copy.expect, last_seq)?;
+        copy.truncated += last_seq - copy.expect + 1;
+    }
+    let (copied, truncated) = (copy.copied, copy.truncated);
+    drop(copy);
+    recovery.truncated += truncated;
+    for (name, seq) in &cursors {
         tx.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_seq', ?1)",
-            params![last_seq as i64],
+            "INSERT OR REPLACE INTO cursors (consumer, seq) VALUES (?1, ?2)",
+            params![name, *seq as i64],
         )?;
     }
+    if cursors.is_empty() {
+        // The cursors are lost with the damage: every sink starts from the oldest record
+        // salvaged (duplicates, not losses), instead of at the end as a new sink would.
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('new_consumer_start', ?1)",
+            params![start as i64],
+        )?;
+    }
+    tx.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_seq', ?1)",
+        params![last_seq as i64],
+    )?;
     tx.commit()?;
-    error!(
-        quarantined = %moved.display(),
-        copied = copied.len(),
-        unreadable = recovery.truncated,
-        "spool salvaged into a new database; the damaged one is kept for inspection"
-    );
-    Ok(fresh)
+    Ok(copied)
+}
+
+/// Rows going into a salvage, in `seq` order; a gap before a row becomes one [`KIND_LOST`] row.
+struct Copy<'conn> {
+    insert: rusqlite::Statement<'conn>,
+    /// The `seq` the next row should have.
+    expect: u64,
+    copied: u64,
+    truncated: u64,
+}
+
+impl Copy<'_> {
+    fn put(&mut self, entry: &Entry) -> rusqlite::Result<()> {
+        if entry.seq > self.expect {
+            insert_lost(&mut self.insert, self.expect, entry.seq - 1)?;
+            self.truncated += entry.seq - self.expect;
+        }
+        self.expect = entry.seq + 1;
+        self.copied += 1;
+        match &entry.body {
+            EntryBody::Record {
+                route,
+                source_name,
+                payload,
+            } => self.insert.execute(params![
+                entry.seq as i64,
+                KIND_EVENT,
+                entry.received_ms,
+                route,
+                source_name,
+                payload,
+                i64::from(checksum(route.as_deref(), source_name, payload)),
+            ])?,
+            // Kept with a checksum that fails, so the reader quarantines it once.
+            EntryBody::Corrupt { raw, detail } => self.insert.execute(params![
+                entry.seq as i64,
+                KIND_EVENT,
+                entry.received_ms,
+                Option::<String>::None,
+                "",
+                raw.clone().unwrap_or_else(|| detail.clone().into_bytes()),
+                -1i64,
+            ])?,
+        };
+        Ok(())
+    }
 }
 
 /// A database file cut short still claims its old size in its header, and SQLite then refuses

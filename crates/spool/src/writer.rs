@@ -41,6 +41,9 @@ pub(crate) struct Pending {
 /// waiting for it) long.
 const DELETE_CHUNK: u64 = 2_048;
 
+/// Most chunks of [`DELETE_CHUNK`] records one tick removes.
+const TICK_DELETE_CHUNKS: usize = 4;
+
 /// Pause between attempts to reopen the database after a failure.
 const REOPEN_BACKOFF: Duration = Duration::from_millis(200);
 
@@ -363,8 +366,9 @@ impl Writer {
         }
     }
 
-    /// Remove records every consumer has acknowledged durably, in chunks (when idle: under load
-    /// retention rides along with the commits).
+    /// Remove records every consumer has acknowledged durably, at most [`TICK_DELETE_CHUNKS`]
+    /// chunks per tick, so appends queued meanwhile wait for no more than that (under load most
+    /// of retention rides along with the commits).
     fn remove_forwarded(&mut self) {
         let Some(floor) = self
             .durable
@@ -375,7 +379,10 @@ impl Writer {
         else {
             return;
         };
-        while self.removed_upto < floor {
+        for _ in 0..TICK_DELETE_CHUNKS {
+            if self.removed_upto >= floor {
+                return;
+            }
             let upto = floor.min(self.removed_upto + DELETE_CHUNK);
             let removed = (|| -> rusqlite::Result<Removed> {
                 let conn = self.connection()?;

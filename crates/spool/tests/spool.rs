@@ -210,7 +210,10 @@ async fn a_consumer_that_keeps_up_gets_attachments_and_one_far_behind_reads_the_
     let mut far = spool.reader("far").expect("reader").expect("open");
     let (mut seen, mut from_disk, mut from_memory) = (Vec::new(), 0, 0);
     while seen.len() < 10_000 {
-        for e in far.next(512).await.expect("read") {
+        let read = tokio::time::timeout(Duration::from_secs(10), far.next(512))
+            .await
+            .unwrap_or_else(|_| panic!("stuck after {} records: one was skipped", seen.len()));
+        for e in read.expect("read") {
             match &e.attachment {
                 Some(a) => {
                     from_memory += 1;
@@ -269,4 +272,49 @@ async fn commits_are_copied_from_the_wal_into_the_database_by_the_checkpoint_thr
         .expect("checkpoint histogram");
     assert!(checkpoints > 0, "no background checkpoint ran");
     spool.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_salvage_completed_before_a_crash_is_put_in_place_at_the_next_start() {
+    // A complete salvage, as a crash could leave it: the damaged database (and its WAL) still
+    // in place beside `spool.db.salvaged`.
+    let source = tempfile::tempdir().expect("dir");
+    let source_config = config(source.path());
+    let spool = open(&source_config, &["a"]);
+    spool
+        .append((1..=3).map(record).collect())
+        .await
+        .expect("append");
+    spool.close().await;
+    drop(spool);
+    let dir = tempfile::tempdir().expect("dir");
+    let config = config(dir.path());
+    std::fs::create_dir_all(&config.path).expect("spool dir");
+    std::fs::copy(
+        source_config.path.join("spool.db"),
+        config.path.join("spool.db.salvaged"),
+    )
+    .expect("copy");
+    std::fs::write(config.path.join("spool.db"), vec![0x5a; 8192]).expect("damaged db");
+    std::fs::write(config.path.join("spool.db-wal"), vec![0xa5; 4096]).expect("damaged wal");
+
+    let (spool, recovery) =
+        Spool::open(config.clone(), &["a".to_owned()], &Registry::new()).expect("open");
+    let moved = recovery
+        .quarantined_file
+        .expect("the damaged database was set aside");
+    assert_eq!(
+        std::fs::read(&moved).expect("quarantined db"),
+        vec![0x5a; 8192]
+    );
+    assert!(
+        std::path::PathBuf::from(format!("{}-wal", moved.display())).exists(),
+        "its WAL went with it"
+    );
+    assert!(!config.path.join("spool.db.salvaged").exists());
+    let mut a = spool.reader("a").expect("reader").expect("open");
+    assert_eq!(
+        payloads(&a.next(10).await.expect("read")),
+        ["{\"n\":1}", "{\"n\":2}", "{\"n\":3}"]
+    );
 }
