@@ -24,10 +24,11 @@ pub struct FileSink {
     config: FileSinkConfig,
     filter: TypeFilter,
     metrics: FileSinkMetrics,
-    main: mpsc::Sender<Request>,
-    /// Writers of `publish_to` destinations. Destinations come from configuration (the dead-letter
-    /// route), so this map stays small.
-    others: Mutex<HashMap<PathBuf, mpsc::Sender<Request>>>,
+    pub(crate) main: mpsc::Sender<Request>,
+    /// Writers of `publish_to` destinations, by the destination as given and by
+    /// [`file_key`]. Destinations come from configuration (the dead-letter route), so this map
+    /// stays small.
+    pub(crate) others: Mutex<HashMap<PathBuf, mpsc::Sender<Request>>>,
 }
 
 impl FileSink {
@@ -64,9 +65,21 @@ impl FileSink {
         if let Some(tx) = others.get(&path).filter(|tx| !tx.is_closed()) {
             return Ok(tx.clone());
         }
+        // Another spelling of a file that already has a writer shares it: two writers on one
+        // file could cut each other's lines (each cuts an unfinished last line when it opens).
+        let key = file_key(&path);
+        if key == file_key(&self.config.path) {
+            others.insert(path, self.main.clone());
+            return Ok(self.main.clone());
+        }
+        if let Some(tx) = others.get(&key).filter(|tx| !tx.is_closed()).cloned() {
+            others.insert(path, tx.clone());
+            return Ok(tx);
+        }
         let tx = writer::spawn(settings(&self.name, &self.config, &path, &self.metrics)).map_err(
             |e| SinkError::retriable(&self.name, "open", format!("{e}: {}", source_text(&e))),
         )?;
+        others.insert(key, tx.clone());
         others.insert(path, tx.clone());
         Ok(tx)
     }
@@ -233,4 +246,21 @@ fn write_json_line(out: &mut Vec<u8>, event: &CanonicalEvent) {
         *byte = if newline { b' ' } else { *byte };
     }
     out.push(b'\n');
+}
+
+/// The one name a file goes by, whichever way a destination spells it (relative or absolute,
+/// through symbolic links): the canonical path of the file, or of its directory when the file
+/// does not exist yet; the path as given when neither resolves.
+fn file_key(path: &Path) -> PathBuf {
+    if let Ok(full) = std::fs::canonicalize(path) {
+        return full;
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(dir), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => path.to_owned(),
+    }
 }

@@ -258,3 +258,43 @@ async fn pretty_printed_data_still_gives_one_line_per_event() {
         "escaped newlines inside strings are kept"
     );
 }
+
+#[tokio::test]
+async fn two_spellings_of_one_file_share_its_writer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("events.jsonl");
+    std::fs::create_dir_all(dir.path().join("sub")).expect("sub");
+    let (sink, _registry) = open(FileSinkConfig::new(&path));
+    // The main file through a detour, and a dead-letter file spelled two ways.
+    let detour = dir.path().join("sub/../events.jsonl");
+    let dead = dir.path().join("dead.jsonl");
+    let dead_detour = dir.path().join("sub/../dead.jsonl");
+    for (i, dest) in [&detour, &dead, &dead_detour, &detour, &dead_detour]
+        .into_iter()
+        .enumerate()
+    {
+        sink.publish_to(
+            dest.to_str().expect("utf8"),
+            &[event(i, "vod.media.uploaded")],
+        )
+        .await
+        .expect("publish_to");
+    }
+    sink.publish(&[event(100, "vod.media.uploaded")])
+        .await
+        .expect("publish");
+    assert_eq!(lines(&path).len(), 3);
+    assert_eq!(lines(&dead).len(), 3);
+    let others = sink.others.lock().expect("lock");
+    let (to_main, elsewhere): (Vec<_>, Vec<_>) =
+        others.values().partition(|tx| tx.same_channel(&sink.main));
+    assert_eq!(
+        to_main.len(),
+        1,
+        "the detour goes to the main file's writer"
+    );
+    assert!(
+        elsewhere.windows(2).all(|w| w[0].same_channel(w[1])),
+        "both spellings of the dead-letter file share one writer"
+    );
+}
