@@ -25,6 +25,8 @@ pub struct FileSink {
     filter: TypeFilter,
     metrics: FileSinkMetrics,
     pub(crate) main: mpsc::Sender<Request>,
+    /// [`file_key`] of the main file (it exists once the sink is open).
+    main_key: PathBuf,
     /// Writers of `publish_to` destinations, by the destination as given and by
     /// [`file_key`]. Destinations come from configuration (the dead-letter route), so this map
     /// stays small.
@@ -43,6 +45,7 @@ impl FileSink {
         let filter = TypeFilter::new(&config.types);
         Ok(Self {
             name,
+            main_key: file_key(&config.path),
             config,
             filter,
             metrics,
@@ -68,7 +71,7 @@ impl FileSink {
         // Another spelling of a file that already has a writer shares it: two writers on one
         // file could cut each other's lines (each cuts an unfinished last line when it opens).
         let key = file_key(&path);
-        if key == file_key(&self.config.path) {
+        if key == self.main_key {
             others.insert(path, self.main.clone());
             return Ok(self.main.clone());
         }

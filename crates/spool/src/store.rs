@@ -28,7 +28,7 @@ pub(crate) const ROW_OVERHEAD: u64 = 32;
 /// SQL twin of [`row_bytes`] (byte lengths, not character counts).
 pub(crate) const ROW_BYTES_SQL: &str = "coalesce(sum(length(CAST(body AS BLOB)) + length(CAST(coalesce(route, '') AS BLOB)) + length(CAST(source_name AS BLOB))), 0)";
 
-/// Insert one record; the writer and the salvage both write rows with it.
+/// Insert one record; the writer and the salvage both write rows with it ([`insert_event`]).
 pub(crate) const INSERT_RECORD: &str = "INSERT INTO records (seq, kind, received_ms, route, source_name, body, crc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 const SCHEMA: &str = "
@@ -392,6 +392,11 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(format!("{}{suffix}", path.display()))
 }
 
+/// fsync a file, or a directory (its entries: a rename in it).
+fn sync_path(path: &Path) -> std::io::Result<()> {
+    std::fs::File::open(path).and_then(|f| f.sync_all())
+}
+
 fn salvage_io(what: &str, e: &std::io::Error) -> rusqlite::Error {
     rusqlite::Error::SqliteFailure(
         rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
@@ -432,10 +437,9 @@ fn salvage(dir: &Path, recovery: &mut Recovery) -> rusqlite::Result<Connection> 
     };
     // Closing the only connection checkpoints the copy into its file and removes its WAL.
     fresh.close().map_err(|(_, e)| e)?;
-    let sync = |path: &Path| std::fs::File::open(path).and_then(|f| f.sync_all());
-    sync(&tmp).map_err(|e| salvage_io("cannot sync the salvaged spool", &e))?;
+    sync_path(&tmp).map_err(|e| salvage_io("cannot sync the salvaged spool", &e))?;
     std::fs::rename(&tmp, dir.join(SALVAGED))
-        .and_then(|()| sync(dir))
+        .and_then(|()| sync_path(dir))
         .map_err(|e| salvage_io("cannot name the salvaged spool", &e))?;
     recovery.quarantined_file = finish_salvage(dir)?;
     error!(
@@ -470,7 +474,7 @@ fn finish_salvage(dir: &Path) -> rusqlite::Result<Option<PathBuf>> {
         }
     }
     std::fs::rename(&salvaged, &db)
-        .and_then(|()| std::fs::File::open(dir).and_then(|d| d.sync_all()))
+        .and_then(|()| sync_path(dir))
         .map_err(|e| salvage_io("cannot put the salvaged spool in place", &e))?;
     Ok(Some(moved))
 }
@@ -601,15 +605,14 @@ impl Copy<'_> {
                 route,
                 source_name,
                 payload,
-            } => self.insert.execute(params![
-                entry.seq as i64,
-                KIND_EVENT,
+            } => insert_event(
+                &mut self.insert,
+                entry.seq,
                 entry.received_ms,
-                route,
+                route.as_deref(),
                 source_name,
                 payload,
-                i64::from(checksum(route.as_deref(), source_name, payload)),
-            ])?,
+            )?,
             // Kept with a checksum that fails, so the reader quarantines it once.
             EntryBody::Corrupt { raw, detail } => self.insert.execute(params![
                 entry.seq as i64,
@@ -655,6 +658,26 @@ fn repair_page_count(db: &Path) -> std::io::Result<()> {
     file.write_all(&(whole as u32).to_be_bytes())?;
     warn!(path = %db.display(), claimed, pages = whole, "damaged spool was cut short; reading the pages it still has");
     Ok(())
+}
+
+/// Insert one event (or dead letter) row with its checksum through a prepared [`INSERT_RECORD`].
+pub(crate) fn insert_event(
+    insert: &mut rusqlite::Statement<'_>,
+    seq: u64,
+    received_ms: i64,
+    route: Option<&str>,
+    source_name: &str,
+    payload: &[u8],
+) -> rusqlite::Result<usize> {
+    insert.execute(params![
+        seq as i64,
+        KIND_EVENT,
+        received_ms,
+        route,
+        source_name,
+        payload,
+        i64::from(checksum(route, source_name, payload)),
+    ])
 }
 
 fn insert_lost(insert: &mut rusqlite::Statement<'_>, from: u64, to: u64) -> rusqlite::Result<()> {

@@ -19,7 +19,7 @@ use tracing::{error, info, warn};
 use crate::checkpoint::Checkpointer;
 use crate::error::SpoolError;
 use crate::spool::{NewRecord, Shared};
-use crate::store::{self, Entry, EntryBody, Loaded, KIND_EVENT};
+use crate::store::{self, Entry, EntryBody, Loaded};
 
 /// A request to the writer.
 pub(crate) enum Msg {
@@ -293,20 +293,14 @@ impl Writer {
         {
             let mut insert = tx.prepare_cached(store::INSERT_RECORD)?;
             for record in batch.iter().flat_map(|p| &p.records) {
-                let crc = store::checksum(
+                store::insert_event(
+                    &mut insert,
+                    seq,
+                    now,
                     record.route.as_deref(),
                     &record.source_name,
                     &record.payload,
-                );
-                insert.execute(params![
-                    seq as i64,
-                    KIND_EVENT,
-                    now,
-                    record.route,
-                    record.source_name,
-                    record.payload,
-                    i64::from(crc),
-                ])?;
+                )?;
                 seq += 1;
             }
         }
