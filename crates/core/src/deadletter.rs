@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 use crate::event::{
     CanonicalEvent, Outcome, Provider, TimeSource, CONTENT_TYPE_JSON, SPEC_VERSION,
 };
+use crate::trace::TraceContext;
 
 /// CloudEvents `type` of a dead-letter record.
 pub const DEAD_LETTER_TYPE: &str = "vodbridge.deadletter";
@@ -33,6 +34,9 @@ pub struct DeadLetter {
     pub ingress: &'static str,
     /// The raw bytes exactly as received.
     pub body: Vec<u8>,
+    /// The trace context of the callback or pull that delivered the input (or of the event a
+    /// sink rejected), carried as the dead letter's `traceparent`/`tracestate`.
+    pub trace: Option<TraceContext>,
 }
 
 #[derive(Serialize)]
@@ -63,7 +67,7 @@ impl DeadLetter {
         };
         let data = serde_json::value::to_raw_value(&data)
             .unwrap_or_else(|_| RawValue::from_string("{}".to_owned()).unwrap_or_default());
-        CanonicalEvent {
+        let mut event = CanonicalEvent {
             specversion: SPEC_VERSION.to_owned(),
             id: self.id.clone(),
             source: self.source.clone(),
@@ -76,9 +80,15 @@ impl DeadLetter {
             outcome: Outcome::Failed,
             partitionkey: self.source_name.clone(),
             timesource: TimeSource::Received,
+            traceparent: None,
+            tracestate: None,
             source_name: self.source_name.clone(),
             data,
+        };
+        if let Some(trace) = &self.trace {
+            event.set_trace(trace);
         }
+        event
     }
 }
 
@@ -97,6 +107,7 @@ mod tests {
             received_at: "2026-01-01T00:00:00Z".into(),
             ingress: "http",
             body: vec![0xff, b'{'],
+            trace: None,
         };
         let ev = dl.to_event();
         assert_eq!(ev.ty, DEAD_LETTER_TYPE);
@@ -104,5 +115,31 @@ mod tests {
         assert!(data.get("body").is_none());
         assert_eq!(data["bodybase64"], "/3s=");
         assert_eq!(data["reason"], "body is not JSON");
+        assert_eq!(ev.traceparent, None);
+    }
+
+    #[test]
+    fn carries_the_trace_context() {
+        let (trace, _) = TraceContext::continue_or_start(
+            Some(b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".as_slice()),
+            [b"rojo=1".as_slice()],
+        );
+        let dl = DeadLetter {
+            id: "x".into(),
+            source_name: "tc".into(),
+            source: "/vodbridge/tc".into(),
+            provider: Provider::Tencent,
+            reason: "body is not JSON".into(),
+            received_at: "2026-01-01T00:00:00Z".into(),
+            ingress: "http",
+            body: b"nope".to_vec(),
+            trace: Some(trace.clone()),
+        };
+        let ev = dl.to_event();
+        assert_eq!(ev.traceparent, Some(trace.traceparent()));
+        assert_eq!(ev.tracestate.as_deref(), Some("rojo=1"));
+        let json: serde_json::Value =
+            serde_json::from_slice(&ev.to_structured_json()).expect("json");
+        assert_eq!(json["traceparent"], trace.traceparent());
     }
 }

@@ -6,6 +6,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::trace::TraceContext;
+
 /// The CloudEvents specification version every vodbridge event carries.
 pub const SPEC_VERSION: &str = "1.0";
 
@@ -136,6 +138,14 @@ pub struct CanonicalEvent {
     pub partitionkey: String,
     /// Extension: whether `time` came from the vendor or is the receive time.
     pub timesource: TimeSource,
+    /// Extension (CloudEvents distributed tracing): the W3C `traceparent` of the callback or
+    /// pull that delivered the event. Set by ingress, absent from what `normalize` alone gives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
+    /// Extension (CloudEvents distributed tracing): the W3C `tracestate` the caller sent with
+    /// its `traceparent`, when it sent a valid one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracestate: Option<String>,
     /// The configured source name (`[[sources]] name`); used for routing templates, not sent as
     /// an attribute because `source` already carries it.
     #[serde(skip)]
@@ -186,6 +196,14 @@ impl CanonicalEvent {
         json_string(out, &self.partitionkey);
         out.extend_from_slice(b",\"timesource\":");
         json_string(out, self.timesource.as_str());
+        if let Some(traceparent) = &self.traceparent {
+            out.extend_from_slice(b",\"traceparent\":");
+            json_string(out, traceparent);
+        }
+        if let Some(tracestate) = &self.tracestate {
+            out.extend_from_slice(b",\"tracestate\":");
+            json_string(out, tracestate);
+        }
         out.extend_from_slice(b",\"data\":");
         out.extend_from_slice(self.data.get().as_bytes());
         out.push(b'}');
@@ -223,7 +241,19 @@ impl CanonicalEvent {
             ("partitionkey", self.partitionkey.as_str()),
             ("timesource", self.timesource.as_str()),
         ]);
+        if let Some(traceparent) = &self.traceparent {
+            attrs.push(("traceparent", traceparent.as_str()));
+        }
+        if let Some(tracestate) = &self.tracestate {
+            attrs.push(("tracestate", tracestate.as_str()));
+        }
         attrs
+    }
+
+    /// Give the event the trace context of the callback or pull that delivered it.
+    pub fn set_trace(&mut self, trace: &TraceContext) {
+        self.traceparent = Some(trace.traceparent());
+        self.tracestate = trace.tracestate().map(str::to_owned);
     }
 }
 
@@ -263,6 +293,8 @@ mod tests {
             outcome: Outcome::Succeeded,
             partitionkey: "5285890784273533167".into(),
             timesource: TimeSource::Provider,
+            traceparent: None,
+            tracestate: None,
             source_name: "tencent".into(),
             data: RawValue::from_string(r#"{"media":{"id":"5285890784273533167"}}"#.into())
                 .expect("valid json"),
@@ -295,6 +327,11 @@ mod tests {
         other.partitionkey = "<\u{2028}>".into();
         other.data = RawValue::from_string("{ \"a\" : [1, \"\\u00e9\"] }".into()).expect("json");
         events.push(other);
+        let mut traced = sample();
+        traced.traceparent = Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into());
+        events.push(traced.clone());
+        traced.tracestate = Some("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE".into());
+        events.push(traced);
         let mut empty = sample();
         empty.subject = Some(String::new());
         empty.providertype = String::new();

@@ -13,6 +13,7 @@ mod event;
 mod route;
 mod secret;
 mod sink;
+mod trace;
 
 pub use deadletter::{DeadLetter, DEAD_LETTER_TYPE};
 pub use error::{SinkError, SinkErrorKind};
@@ -20,3 +21,4 @@ pub use event::{CanonicalEvent, Outcome, Provider, TimeSource, CONTENT_TYPE_JSON
 pub use route::{BindingMode, DestinationTemplate, TemplateError, TypeFilter};
 pub use secret::Secret;
 pub use sink::{Sink, SinkHealth};
+pub use trace::{TraceContext, TraceOrigin, MAX_TRACESTATE_LEN};

@@ -143,6 +143,8 @@ mod tests {
             outcome: Outcome::Succeeded,
             partitionkey: "f".into(),
             timesource: TimeSource::Provider,
+            traceparent: None,
+            tracestate: None,
             source_name: "tc".into(),
             data: RawValue::from_string("{}".into()).expect("json"),
         }

@@ -14,7 +14,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
-use vodbridge_core::{CanonicalEvent, DeadLetter, Provider, SinkError};
+use vodbridge_core::{CanonicalEvent, DeadLetter, Provider, SinkError, TraceContext};
 use vodbridge_spool::{Entry, EntryBody, Reader, Spool};
 
 use crate::dispatch::Dispatcher;
@@ -249,6 +249,8 @@ impl Forwarder {
             received_at: rfc3339_ms(received_ms),
             ingress: "spool",
             body,
+            // The damaged record's own trace cannot be trusted: the dead letter starts one.
+            trace: Some(TraceContext::start()),
         };
         letters.push((route.destination.clone(), letter.to_event()));
     }
@@ -326,6 +328,14 @@ impl Forwarder {
             received_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
             ingress: "spool",
             body,
+            // The rejected event's own trace, so the dead letter links back to its callback.
+            trace: Some(
+                event
+                    .traceparent
+                    .as_deref()
+                    .and_then(|tp| TraceContext::from_attributes(tp, event.tracestate.as_deref()))
+                    .unwrap_or_else(TraceContext::start),
+            ),
         };
         // Through the spool, so the dead letter is durable before the cursor moves.
         let record = route.spool_record(&letter);

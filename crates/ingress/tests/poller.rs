@@ -262,6 +262,21 @@ async fn every_event_reaches_the_sink_exactly_once() {
     assert!(published
         .iter()
         .any(|e| e.providertype == "ProcedureStateChanged"));
+    // One trace per pull: as many trace ids as pulls that returned events.
+    let trace_ids: HashSet<&str> = published
+        .iter()
+        .map(|e| {
+            let tp = e
+                .traceparent
+                .as_deref()
+                .expect("every pulled event is traced");
+            assert_eq!(tp.len(), 55, "{tp}");
+            &tp[3..35]
+        })
+        .collect();
+    let pulls_with_events = h.metric("vodbridge_poller_pulls_total", &["result=\"events\""]);
+    assert!(pulls_with_events >= 1.0);
+    assert_eq!(trace_ids.len() as f64, pulls_with_events);
 }
 
 #[tokio::test]
@@ -337,6 +352,7 @@ async fn poison_event_is_dead_lettered_then_confirmed() {
     let dead = h.sink.dead.lock().expect("lock");
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].ty, DEAD_LETTER_TYPE);
+    assert!(dead[0].traceparent.is_some(), "the pull's trace");
     let data: serde_json::Value = serde_json::from_str(dead[0].data_json()).expect("json");
     assert_eq!(data["ingress"], "pull");
     let body: serde_json::Value =

@@ -257,6 +257,8 @@ pub(crate) fn build(
         outcome: h.outcome,
         partitionkey,
         timesource,
+        traceparent: None,
+        tracestate: None,
         source_name: ctx.source_name.to_owned(),
         data,
     }

@@ -23,6 +23,8 @@ fn event(id: usize, ty: &str) -> CanonicalEvent {
         outcome: Outcome::Succeeded,
         partitionkey: format!("media-{id}"),
         timesource: TimeSource::Provider,
+        traceparent: None,
+        tracestate: None,
         source_name: "test".into(),
         data: RawValue::from_string(format!(r#"{{"n":{id},"pad":"{}"}}"#, "x".repeat(100)))
             .expect("json"),

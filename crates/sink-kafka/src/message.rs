@@ -5,6 +5,10 @@
 //! `content-type: application/cloudevents+json; charset=UTF-8`. Both modes use the event's
 //! `partitionkey` (the media id) as the message key, so one media's events share a partition and
 //! stay ordered; the binding spec maps the `partitionkey` extension to the key the same way.
+//!
+//! Both modes also carry the event's trace context as plain W3C `traceparent` and `tracestate`
+//! headers, the ones OpenTelemetry's Kafka instrumentation reads, so a consumer links its work to
+//! the callback without knowing CloudEvents.
 
 use rdkafka::message::{Header, OwnedHeaders};
 use vodbridge_core::{BindingMode, CanonicalEvent, CONTENT_TYPE_JSON};
@@ -20,6 +24,22 @@ pub(crate) struct Encoded {
 
 /// Encode `event` for `mode`.
 pub(crate) fn encode(event: &CanonicalEvent, mode: BindingMode) -> Encoded {
+    let mut encoded = encode_mode(event, mode);
+    for (key, value) in [
+        ("traceparent", &event.traceparent),
+        ("tracestate", &event.tracestate),
+    ] {
+        if let Some(value) = value {
+            encoded.headers = encoded.headers.insert(Header {
+                key,
+                value: Some(value.as_str()),
+            });
+        }
+    }
+    encoded
+}
+
+fn encode_mode(event: &CanonicalEvent, mode: BindingMode) -> Encoded {
     match mode {
         BindingMode::Binary => {
             let attrs = event.attributes();
@@ -72,10 +92,14 @@ mod tests {
             outcome: Outcome::Succeeded,
             partitionkey: "m1".into(),
             timesource: TimeSource::Provider,
+            traceparent: None,
+            tracestate: None,
             source_name: "tc".into(),
             data: RawValue::from_string(r#"{"media":{"id":"m1"}}"#.into()).expect("json"),
         }
     }
+
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
     fn header_map(h: &OwnedHeaders) -> Vec<(String, String)> {
         h.iter()
@@ -110,6 +134,36 @@ mod tests {
         assert_eq!(get("ce_partitionkey"), Some("m1"));
         assert_eq!(get("ce_datacontenttype"), None, "carried by content-type");
         assert_eq!(headers.len(), 1 + event().attributes().len());
+        assert_eq!(get("traceparent"), None, "no trace context, no header");
+    }
+
+    #[test]
+    fn both_modes_carry_the_trace_context() {
+        let mut ev = event();
+        ev.traceparent = Some(TRACEPARENT.to_owned());
+        ev.tracestate = Some("rojo=1".to_owned());
+        for mode in [BindingMode::Binary, BindingMode::Structured] {
+            let headers = header_map(&encode(&ev, mode).headers);
+            let get = |k: &str| {
+                headers
+                    .iter()
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| v.as_str())
+            };
+            assert_eq!(get("traceparent"), Some(TRACEPARENT), "{mode:?}");
+            assert_eq!(get("tracestate"), Some("rojo=1"), "{mode:?}");
+            let binary = mode == BindingMode::Binary;
+            assert_eq!(
+                get("ce_traceparent"),
+                binary.then_some(TRACEPARENT),
+                "{mode:?}"
+            );
+            assert_eq!(get("ce_tracestate"), binary.then_some("rojo=1"), "{mode:?}");
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&encode(&ev, BindingMode::Structured).payload).expect("json");
+        assert_eq!(v["traceparent"], TRACEPARENT);
+        assert_eq!(v["tracestate"], "rojo=1");
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //!   application/json` so generic NATS tooling sees the body's media type; payload = `data`.
 //!
 //! Both modes set `Nats-Msg-Id` to the event id: JetStream drops a second copy published within
-//! the stream's duplicate window, so a vendor redelivery or our own retry is stored once.
+//! the stream's duplicate window, so a vendor redelivery or our own retry is stored once. Both
+//! also carry the event's trace context as plain W3C `traceparent` and `tracestate` headers, the
+//! ones OpenTelemetry's NATS instrumentation reads.
 
 use std::fmt::Write as _;
 
@@ -27,11 +29,21 @@ pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
 // it, copied into a new allocation for every message.
 const MSG_ID: HeaderName = HeaderName::from_static(MSG_ID_HEADER);
 const CONTENT_TYPE: HeaderName = HeaderName::from_static("Content-Type");
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// One event as a NATS message: headers and payload.
 pub(crate) fn encode(event: &CanonicalEvent, mode: BindingMode) -> (HeaderMap, Bytes) {
     let mut headers = HeaderMap::new();
     headers.insert(MSG_ID, percent_encode(&event.id));
+    // Trace context values are printable ASCII without `%` (W3C grammar), so they need no
+    // encoding; they are encoded anyway, as any other value from outside.
+    if let Some(traceparent) = &event.traceparent {
+        headers.insert(TRACEPARENT, percent_encode(traceparent));
+    }
+    if let Some(tracestate) = &event.tracestate {
+        headers.insert(TRACESTATE, percent_encode(tracestate));
+    }
     match mode {
         BindingMode::Structured => {
             headers.insert(CONTENT_TYPE, STRUCTURED_CONTENT_TYPE);
@@ -104,6 +116,8 @@ mod tests {
             outcome: Outcome::Succeeded,
             partitionkey: "f".into(),
             timesource: TimeSource::Provider,
+            traceparent: None,
+            tracestate: None,
             source_name: "tc".into(),
             data: RawValue::from_string(r#"{"a":1}"#.into()).expect("json"),
         }
@@ -145,6 +159,24 @@ mod tests {
         assert_eq!(header(&h, "ce-subject"), Some("media%201%20%E2%82%AC"));
         assert_eq!(header(&h, MSG_ID_HEADER), Some("id-1"));
         assert_eq!(&body[..], br#"{"a":1}"#);
+    }
+
+    #[test]
+    fn both_modes_carry_the_trace_context() {
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let mut ev = event();
+        assert!(header(&encode(&ev, BindingMode::Structured).0, "traceparent").is_none());
+        ev.traceparent = Some(tp.to_owned());
+        ev.tracestate = Some("rojo=1,congo=2".to_owned());
+        let (h, body) = encode(&ev, BindingMode::Structured);
+        assert_eq!(header(&h, "traceparent"), Some(tp));
+        assert_eq!(header(&h, "tracestate"), Some("rojo=1,congo=2"));
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(v["traceparent"], tp);
+        let (h, _) = encode(&ev, BindingMode::Binary);
+        assert_eq!(header(&h, "traceparent"), Some(tp));
+        assert_eq!(header(&h, "ce-traceparent"), Some(tp));
+        assert_eq!(header(&h, "ce-tracestate"), Some("rojo=1,congo=2"));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The `vodbridge` command line: `run`, `check-config`, `normalize` (see the library crate).
+//! The `vodbridge` command line: `run`, `check-config`, `normalize` (see the library crate),
+//! `asyncapi` (this binary's `asyncapi` module).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,6 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use vodbridge::config::{Config, ProviderName};
 use vodbridge::{normalize, run};
+
+mod asyncapi;
 
 // mimalloc instead of the glibc allocator: the request path makes many short-lived allocations
 // from several runtime threads at once, where glibc's `malloc`/`free` cost about 12 % of the CPU
@@ -48,6 +51,9 @@ enum Command {
         /// Payload file; `-` or nothing reads standard input.
         input: Option<PathBuf>,
     },
+    /// Print the AsyncAPI 3.0 document of what consumers receive (channels per canonical type on
+    /// Kafka and NATS, bindings, payload schema): `docs/asyncapi.yaml` is this output.
+    Asyncapi,
     /// Inspect the spool (`[spool]`) without disturbing a bridge running on it.
     Spool {
         /// What to do.
@@ -115,6 +121,7 @@ fn main() -> ExitCode {
             input,
         } => normalize::run(provider.into(), source, input),
         Command::Healthcheck { url, timeout_secs } => healthcheck(&url, timeout_secs),
+        Command::Asyncapi => asyncapi::run(),
         Command::Spool {
             command: SpoolCommand::Status { config },
         } => Config::load(config.as_deref())

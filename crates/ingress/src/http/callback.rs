@@ -11,13 +11,17 @@ use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use tracing::{debug, error, warn};
-use vodbridge_core::DeadLetter;
+use vodbridge_core::{DeadLetter, TraceContext, TraceOrigin};
 use vodbridge_normalizer::{dead_letter_id, normalize, SourceContext};
 
 use super::error::CallbackError;
 use super::source::CallbackSource;
 use super::verify::verify;
 use super::HttpState;
+
+/// The W3C Trace Context request headers.
+const TRACEPARENT: &str = "traceparent";
+const TRACESTATE: &str = "tracestate";
 
 /// Canonical type the normalizer gives vendor event types it has no mapping for.
 pub use vodbridge_normalizer::UNMAPPED_TYPE;
@@ -82,6 +86,7 @@ async fn accept(
     body: Result<Bytes, CallbackError>,
 ) -> Result<Response, CallbackError> {
     let inner = &state.inner;
+    let trace = trace_context(state, source, headers);
     let body = body?;
     // Most callbacks carry no query string: skip the parse (and its map) for them.
     let query: HashMap<String, String> = match uri.query() {
@@ -92,7 +97,7 @@ async fn accept(
     };
     if let Err(auth) = verify(&source.auth, headers, &query, &body, unix_now()) {
         // Unauthenticated input is not ours to keep: counted and logged, not dead-lettered.
-        warn!(source = %source.name, reason = auth.reason(), "callback rejected: not authenticated");
+        warn!(source = %source.name, trace_id = %trace, reason = auth.reason(), "callback rejected: not authenticated");
         return Err(auth.into());
     }
     let provider = source.provider.as_str();
@@ -117,11 +122,12 @@ async fn accept(
             "unsupported_media_type",
             reason,
             received_at,
+            &trace,
         )
         .await?;
         return Err(CallbackError::UnsupportedMediaType(content_type));
     }
-    let events = match normalize(source.provider, &body, &ctx) {
+    let mut events = match normalize(source.provider, &body, &ctx) {
         Ok(events) => events,
         Err(err) => {
             dead_letter(
@@ -131,12 +137,14 @@ async fn accept(
                 err.reason(),
                 err.to_string(),
                 received_at,
+                &trace,
             )
             .await?;
             return Err(CallbackError::Malformed(err.to_string()));
         }
     };
-    for event in &events {
+    for event in &mut events {
+        event.set_trace(&trace);
         inner
             .metrics
             .normalized
@@ -155,8 +163,11 @@ async fn accept(
         .dispatcher
         .deliver(events)
         .await
-        .map_err(CallbackError::Delivery)?;
-    debug!(source = %source.name, events = count, "callback delivered");
+        .map_err(|e| {
+            debug!(source = %source.name, trace_id = %trace, error = %e, "callback not delivered; asking the sender to retry");
+            CallbackError::Delivery(e)
+        })?;
+    debug!(source = %source.name, trace_id = %trace, events = count, "callback delivered");
     Ok(ok_response(count))
 }
 
@@ -169,6 +180,7 @@ async fn dead_letter(
     reason: &'static str,
     detail: String,
     received_at: DateTime<Utc>,
+    trace: &TraceContext,
 ) -> Result<(), CallbackError> {
     let inner = &state.inner;
     let letter = DeadLetter {
@@ -180,6 +192,7 @@ async fn dead_letter(
         received_at: received_at.to_rfc3339_opts(SecondsFormat::Millis, true),
         ingress: "http",
         body: body.to_vec(),
+        trace: Some(trace.clone()),
     };
     // 4xx only once the raw body is safely stored: nothing the bridge was given is lost.
     match inner.dispatcher.dead_letter(&letter).await {
@@ -189,14 +202,37 @@ async fn dead_letter(
                 .dead_letters
                 .with_label_values(&[source.name.as_str(), reason])
                 .inc();
-            warn!(source = %source.name, reason, error = %letter.reason, id = %letter.id, "payload dead-lettered");
+            warn!(source = %source.name, trace_id = %trace, reason, error = %letter.reason, id = %letter.id, "payload dead-lettered");
             Ok(())
         }
         Err(delivery) => {
-            error!(source = %source.name, reason, error = %delivery, "dead letter not stored; asking the sender to retry");
+            error!(source = %source.name, trace_id = %trace, reason, error = %delivery, "dead letter not stored; asking the sender to retry");
             Err(CallbackError::DeadLetterFailed(delivery))
         }
     }
+}
+
+/// The trace the callback continues (its valid `traceparent` and `tracestate`) or starts. An
+/// invalid `traceparent` is the sender's tracing problem, not a bad callback: it is counted and
+/// a new trace starts.
+fn trace_context(state: &HttpState, source: &CallbackSource, headers: &HeaderMap) -> TraceContext {
+    let (trace, origin) = TraceContext::continue_or_start(
+        headers.get(TRACEPARENT).map(HeaderValue::as_bytes),
+        headers
+            .get_all(TRACESTATE)
+            .iter()
+            .map(HeaderValue::as_bytes),
+    );
+    if origin == TraceOrigin::Invalid {
+        state
+            .inner
+            .metrics
+            .traceparent_invalid
+            .with_label_values(&[source.name.as_str()])
+            .inc();
+        debug!(source = %source.name, trace_id = %trace, "invalid traceparent ignored; a new trace starts");
+    }
+    trace
 }
 
 /// The media type of a `Content-Type` no vendor callback uses, or `None` when it is acceptable:

@@ -16,6 +16,7 @@ pub(crate) struct HttpMetrics {
     pub(crate) unmapped: IntCounterVec,
     pub(crate) rejected: IntCounterVec,
     pub(crate) dead_letters: IntCounterVec,
+    pub(crate) traceparent_invalid: IntCounterVec,
     pub(crate) requests: IntCounterVec,
     pub(crate) duration: HistogramVec,
     pub(crate) in_flight: IntGauge,
@@ -61,6 +62,13 @@ impl HttpMetrics {
             ),
             &["source", "reason"],
         )?;
+        let traceparent_invalid = IntCounterVec::new(
+            Opts::new(
+                "vodbridge_traceparent_invalid_total",
+                "Callbacks whose traceparent header was invalid and ignored (a new trace started).",
+            ),
+            &["source"],
+        )?;
         let requests = IntCounterVec::new(
             Opts::new(
                 "vodbridge_http_requests_total",
@@ -89,6 +97,7 @@ impl HttpMetrics {
             &unmapped,
             &rejected,
             &dead_letters,
+            &traceparent_invalid,
             &requests,
         ] {
             registry.register(Box::new(c.clone()))?;
@@ -101,6 +110,7 @@ impl HttpMetrics {
             unmapped,
             rejected,
             dead_letters,
+            traceparent_invalid,
             requests,
             duration,
             in_flight,

@@ -81,6 +81,12 @@ impl HttpState {
         registry: &prometheus::Registry,
     ) -> prometheus::Result<Self> {
         let metrics = HttpMetrics::register(registry)?;
+        for source in &sources {
+            // Initialized, so a dashboard sees a zero rather than no series.
+            metrics
+                .traceparent_invalid
+                .with_label_values(&[source.name.as_str()]);
+        }
         let sources = sources.into_iter().map(|s| (s.name.clone(), s)).collect();
         let inner = Inner {
             sources,

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
-use vodbridge_core::{DeadLetter, Provider};
+use vodbridge_core::{DeadLetter, Provider, TraceContext};
 use vodbridge_normalizer::{dead_letter_id, normalize_pulled, SourceContext};
 
 use super::client::{Action, ErrorClass};
@@ -138,6 +138,9 @@ async fn handle_batch(shared: &Shared, raw: Vec<Box<RawValue>>) -> BatchEnd {
         .insert(batch, received);
     let metrics = &shared.metrics;
     metrics.events_pulled.inc_by(raw.len() as u64);
+    // One trace per pull: `PullEvents` carries no trace context of its own.
+    let trace = TraceContext::start();
+    debug!(source = %shared.source_name, trace_id = %trace, events = raw.len(), "pulled batch");
 
     let ctx = SourceContext {
         source_name: &shared.source_name,
@@ -152,14 +155,14 @@ async fn handle_batch(shared: &Shared, raw: Vec<Box<RawValue>>) -> BatchEnd {
         let handle = pulled.handle.or_else(|| handle_of(element.get()));
         if handle.is_none() {
             // Nothing to confirm; VOD should never send this. Publish anyway: losing it is worse.
-            warn!(source = %shared.source_name, "pulled event has no EventHandle");
+            warn!(source = %shared.source_name, trace_id = %trace, "pulled event has no EventHandle");
             metrics
                 .events_unconfirmed
                 .with_label_values(&["no_handle"])
                 .inc();
         }
         match pulled.result {
-            Ok(event) => {
+            Ok(mut event) => {
                 let again = shared
                     .seen
                     .lock()
@@ -169,6 +172,7 @@ async fn handle_batch(shared: &Shared, raw: Vec<Box<RawValue>>) -> BatchEnd {
                     metrics.events_redelivered.inc();
                     debug!(source = %shared.source_name, id = %event.id, "redelivered event");
                 }
+                event.set_trace(&trace);
                 events.push(event);
                 event_handles.extend(handle);
             }
@@ -189,6 +193,7 @@ async fn handle_batch(shared: &Shared, raw: Vec<Box<RawValue>>) -> BatchEnd {
             received_at: received_text.clone(),
             ingress: "pull",
             body: body.to_vec(),
+            trace: Some(trace.clone()),
         };
         async move { (handle, reason, shared.dispatcher.dead_letter(&letter).await) }
     });
@@ -201,7 +206,7 @@ async fn handle_batch(shared: &Shared, raw: Vec<Box<RawValue>>) -> BatchEnd {
         Ok(()) => confirm.extend(event_handles),
         Err(e) => {
             failed = true;
-            warn!(source = %shared.source_name, error = %e, events = count, "delivery failed; events stay unconfirmed and come back in 30 s");
+            warn!(source = %shared.source_name, trace_id = %trace, error = %e, events = count, "delivery failed; events stay unconfirmed and come back in 30 s");
             metrics
                 .events_unconfirmed
                 .with_label_values(&["sink_failed"])
@@ -212,12 +217,12 @@ async fn handle_batch(shared: &Shared, raw: Vec<Box<RawValue>>) -> BatchEnd {
         match result {
             Ok(()) => {
                 metrics.events_dead_lettered.inc();
-                warn!(source = %shared.source_name, reason = reason.reason(), "pulled event dead-lettered");
+                warn!(source = %shared.source_name, trace_id = %trace, reason = reason.reason(), "pulled event dead-lettered");
                 confirm.extend(handle.clone());
             }
             Err(e) => {
                 failed = true;
-                error!(source = %shared.source_name, error = %e, reason = reason.reason(), "dead letter not acknowledged; event stays unconfirmed");
+                error!(source = %shared.source_name, trace_id = %trace, error = %e, reason = reason.reason(), "dead letter not acknowledged; event stays unconfirmed");
                 if handle.is_some() {
                     metrics
                         .events_unconfirmed

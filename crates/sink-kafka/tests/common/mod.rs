@@ -29,6 +29,8 @@ pub(crate) fn event(ty: &str, media: &str, n: usize) -> CanonicalEvent {
         outcome: Outcome::Succeeded,
         partitionkey: media.into(),
         timesource: TimeSource::Provider,
+        traceparent: None,
+        tracestate: None,
         source_name: "tencent-main".into(),
         data: RawValue::from_string(format!(r#"{{"media":{{"id":"{media}"}},"n":{n}}}"#))
             .expect("json"),

@@ -26,6 +26,8 @@ pub fn event(id: &str, ty: &str) -> CanonicalEvent {
         outcome: Outcome::Succeeded,
         partitionkey: format!("media-{id}"),
         timesource: TimeSource::Provider,
+        traceparent: None,
+        tracestate: None,
         source_name: "tencent".into(),
         data: RawValue::from_string(format!(r#"{{"media":{{"id":"media-{id}"}},"n":"{id}"}}"#))
             .expect("valid json"),
