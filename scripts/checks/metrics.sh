@@ -35,7 +35,8 @@ curl -fsS "http://127.0.0.1:$ADMIN/metrics" > "$WORK/metrics.txt"
 promtool check metrics < "$WORK/metrics.txt"
 for family in vodbridge_build_info vodbridge_callbacks_received_total vodbridge_events_normalized_total \
   vodbridge_dead_letters_total vodbridge_http_requests_total vodbridge_http_request_duration_seconds_bucket \
-  vodbridge_http_in_flight_requests vodbridge_sink_events_published_total vodbridge_file_sink_fsyncs_total; do
+  vodbridge_http_in_flight_requests vodbridge_sink_events_published_total vodbridge_file_sink_fsyncs_total \
+  vodbridge_traceparent_invalid_total; do
   grep -q "^$family" "$WORK/metrics.txt" || { echo "metric $family missing" >&2; exit 1; }
 done
 
