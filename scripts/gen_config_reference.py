@@ -24,7 +24,10 @@ SECTIONS = [
     ('[[sinks]] type = "nats"', "crates/sink-nats/src/config.rs", "NatsSinkConfig", ""),
     ("[sinks.stream]", "crates/sink-nats/src/config.rs", "StreamConfig",
      "Optional, NATS sinks only: the JetStream stream to create or update at start-up."),
-    ("[dead_letter]", "crates/vodbridge/src/config/mod.rs", "DeadLetterConfig", ""),
+    ("[dead_letter]", "crates/vodbridge/src/config/mod.rs", "DeadLetterConfig",
+     "Optional. Without it, dead letters go to the first sink: `deadletter.jsonl` beside a file sink's `path`, "
+     "or the `vodbridge.deadletter` topic or subject of a Kafka or NATS sink; the start-up log line and "
+     "`check-config` say so, and warn when a JetStream stream the sink manages does not bind that subject."),
     ("[spool]", "crates/spool/src/config.rs", "SpoolConfig",
      "Optional. With it, a callback is answered 200 once its events are fsync'd in the spool, and one "
      "forwarder per sink publishes them afterwards; without it, once every sink acknowledged."),

@@ -103,7 +103,7 @@ fn main() -> ExitCode {
         Command::Run { config } => Config::load(config.as_deref()).and_then(run::run),
         Command::CheckConfig { config } => Config::load(config.as_deref()).map(|c| {
             eprintln!(
-                "configuration is valid: {} source(s), {} sink(s), callbacks on {}, admin on {}{}",
+                "configuration is valid: {} source(s), {} sink(s), callbacks on {}, admin on {}{}; {}",
                 c.sources.len(),
                 c.sinks.len(),
                 c.server.listen,
@@ -112,8 +112,12 @@ fn main() -> ExitCode {
                     ", spool in {} (max {} bytes)",
                     s.path.display(),
                     s.max_bytes
-                ))
+                )),
+                c.dead_letter_summary()
             );
+            for warning in c.warnings() {
+                eprintln!("warning: {warning}");
+            }
         }),
         Command::Normalize {
             provider,

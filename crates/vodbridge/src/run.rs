@@ -151,7 +151,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let callbacks = bind(config.server.listen, "server.listen").await?;
     let admin = bind(config.server.admin_listen, "server.admin_listen").await?;
-    info!(listen = %config.server.listen, admin = %config.server.admin_listen, sources = config.sources.len(), sinks = config.sinks.len(), spool = ?config.spool.as_ref().map(|s| &s.path), "vodbridge started");
+    info!(listen = %config.server.listen, admin = %config.server.admin_listen, sources = config.sources.len(), sinks = config.sinks.len(), spool = ?config.spool.as_ref().map(|s| &s.path), dead_letter = %config.dead_letter_summary(), "vodbridge started");
+    for warning in config.warnings() {
+        warn!(%warning, "configuration");
+    }
 
     let admin_state = AdminState {
         dispatcher: dispatcher.clone(),

@@ -46,9 +46,14 @@ pub struct Config {
     /// Destinations; every event goes to every sink whose type filter accepts it.
     #[serde(default)]
     pub sinks: Vec<SinkConfig>,
-    /// Where inputs that cannot be normalized are kept. Required: without it a malformed body
-    /// could only be refused with 503 forever or dropped.
+    /// Where inputs that cannot be normalized are kept. When the section is absent, dead letters
+    /// go to the first sink at its default destination (see [`Config::default_dead_letter`]);
+    /// after loading this is always set.
     pub dead_letter: Option<DeadLetterConfig>,
+    /// True when `[dead_letter]` was absent and [`Config::default_dead_letter`] chose the route
+    /// (said in the start-up log line and by `check-config`).
+    #[serde(skip)]
+    pub dead_letter_defaulted: bool,
     /// A durable local spool (see `vodbridge_spool::SpoolConfig`). With it, a callback is
     /// answered 200 once its events are fsync'd in the spool, and one forwarder per sink
     /// publishes them; without it, once every sink acknowledged. Optional.
@@ -341,11 +346,67 @@ impl Config {
                 ENV_SECTIONS.iter().any(|s| section.eq_ignore_ascii_case(s))
             })
             .split("__");
-        let config: Config = base.merge(env).extract().map_err(describe)?;
+        let mut config: Config = base.merge(env).extract().map_err(describe)?;
+        if config.dead_letter.is_none() {
+            config.dead_letter = config.default_dead_letter();
+            config.dead_letter_defaulted = config.dead_letter.is_some();
+        }
         config.validate().context("invalid configuration")?;
         Ok(config)
     }
+
+    /// The dead-letter route of a configuration without `[dead_letter]`: the first sink, at
+    /// `deadletter.jsonl` beside a file sink's `path`, or the `vodbridge.deadletter` topic or
+    /// subject of a Kafka or NATS sink. `None` without sinks (refused by validation anyway).
+    pub fn default_dead_letter(&self) -> Option<DeadLetterConfig> {
+        let sink = self.sinks.first()?;
+        let destination = match sink {
+            SinkConfig::File { config, .. } => {
+                let name = if config.path.file_name() == Some(DEFAULT_DEAD_LETTER_FILE.as_ref()) {
+                    // The events file already has that name: do not share it.
+                    format!("{DEFAULT_DEAD_LETTER_TOPIC}.jsonl")
+                } else {
+                    DEFAULT_DEAD_LETTER_FILE.to_owned()
+                };
+                config
+                    .path
+                    .with_file_name(name)
+                    .to_string_lossy()
+                    .into_owned()
+            }
+            SinkConfig::Kafka { .. } | SinkConfig::Nats { .. } => {
+                DEFAULT_DEAD_LETTER_TOPIC.to_owned()
+            }
+        };
+        Some(DeadLetterConfig {
+            sink: sink.name().to_owned(),
+            destination,
+        })
+    }
+
+    /// One line on where dead letters go, for the start-up log and `check-config`.
+    pub fn dead_letter_summary(&self) -> String {
+        match &self.dead_letter {
+            Some(dl) => format!(
+                "dead letters to sink `{}` at `{}`{}",
+                dl.sink,
+                dl.destination,
+                if self.dead_letter_defaulted {
+                    " (default: no [dead_letter] section)"
+                } else {
+                    ""
+                }
+            ),
+            None => "no dead-letter route".to_owned(),
+        }
+    }
 }
+
+/// File name of the default dead-letter file, beside a file sink's `path`.
+pub const DEFAULT_DEAD_LETTER_FILE: &str = "deadletter.jsonl";
+
+/// Topic (Kafka) or subject (NATS) of the default dead-letter route.
+pub const DEFAULT_DEAD_LETTER_TOPIC: &str = "vodbridge.deadletter";
 
 /// Every figment error on its own line, each naming its key and where the value came from.
 fn describe(err: figment::Error) -> anyhow::Error {

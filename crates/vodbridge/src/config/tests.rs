@@ -133,7 +133,8 @@ fn cross_references_are_checked() {
         .next()
         .expect("prefix")
         .to_owned();
-    assert!(err(&no_dl).contains("[dead_letter] is required"));
+    let defaulted = Config::parse(&no_dl).expect("no [dead_letter] is a default route");
+    assert!(defaulted.dead_letter_defaulted);
     let no_sinks = "[[sources]]\nname = \"a\"\nprovider = \"tencent\"\n";
     assert!(err(no_sinks).contains("at least one [[sinks]]"));
 }
@@ -172,4 +173,87 @@ fn secrets_never_print() {
     assert!(!format!("{c:?}").contains("topsecret"));
     let sources = resolve_sources(&c.sources).expect("resolve");
     assert!(!format!("{sources:?}").contains("topsecret"));
+}
+
+/// The `[[sinks]]` table of `kind` named `first`, with its required keys.
+fn one_sink(kind: &str, extra: &str) -> String {
+    let keys = match kind {
+        "file" => "path = \"out/events.jsonl\"",
+        "kafka" => "brokers = \"127.0.0.1:9092\"",
+        _ => "url = \"nats://127.0.0.1:4222\"",
+    };
+    format!(
+        "[[sources]]\nname = \"tc\"\nprovider = \"tencent\"\n\n[[sinks]]\nname = \"first\"\ntype = \"{kind}\"\n{keys}\n{extra}\n\n[[sinks]]\nname = \"second\"\ntype = \"file\"\npath = \"other.jsonl\"\n"
+    )
+}
+
+#[test]
+fn without_dead_letter_section_the_first_sink_gets_a_default_route() {
+    for (kind, destination) in [
+        ("file", "out/deadletter.jsonl"),
+        ("kafka", "vodbridge.deadletter"),
+        ("nats", "vodbridge.deadletter"),
+    ] {
+        let c = Config::parse(&one_sink(kind, "")).expect(kind);
+        let dl = c.dead_letter.as_ref().expect("a route");
+        assert_eq!(dl.sink, "first", "{kind}");
+        assert_eq!(dl.destination, destination, "{kind}");
+        assert!(c.dead_letter_defaulted);
+        assert!(c.dead_letter_summary().contains("(default"), "{kind}");
+        assert!(c.warnings().is_empty(), "{kind}: {:?}", c.warnings());
+    }
+    // A file sink whose events file already has the default name does not share it.
+    let toml = one_sink("file", "").replace("out/events.jsonl", "out/deadletter.jsonl");
+    let c = Config::parse(&toml).expect("valid");
+    assert_eq!(
+        c.dead_letter.expect("route").destination,
+        "out/vodbridge.deadletter.jsonl"
+    );
+}
+
+#[test]
+fn an_explicit_dead_letter_section_stays_authoritative() {
+    let c = Config::parse(MINIMAL).expect("valid");
+    assert!(!c.dead_letter_defaulted);
+    assert_eq!(
+        c.dead_letter.as_ref().expect("route").destination,
+        "data/dl.jsonl"
+    );
+    assert!(!c.dead_letter_summary().contains("default"));
+}
+
+#[test]
+fn a_dead_letter_subject_the_stream_does_not_bind_is_warned_about() {
+    let stream = "jetstream = true\n[sinks.stream]\nname = \"VOD\"\nsubjects = [\"vod.>\"]";
+    let c = Config::parse(&one_sink("nats", stream)).expect("valid");
+    let warnings = c.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("vodbridge.deadletter") && warnings[0].contains("`VOD`"));
+    for bound in [
+        "vod.>\", \"vodbridge.*",
+        "vod.>\", \">",
+        "vodbridge.deadletter",
+    ] {
+        let stream = stream.replace("vod.>", bound);
+        let c = Config::parse(&one_sink("nats", &stream)).expect("valid");
+        assert!(c.warnings().is_empty(), "{bound}: {:?}", c.warnings());
+    }
+    let no_stream = Config::parse(&one_sink("nats", "")).expect("valid");
+    assert!(
+        no_stream.warnings().is_empty(),
+        "a stream managed elsewhere"
+    );
+}
+
+#[test]
+fn subject_patterns_match_as_nats_does() {
+    use super::validate::subject_matches as m;
+    assert!(m("vod.>", "vod.media.uploaded"));
+    assert!(!m("vod.>", "vod"));
+    assert!(m("vod.*", "vod.x"));
+    assert!(!m("vod.*", "vod.x.y"));
+    assert!(m("a.b", "a.b"));
+    assert!(!m("a.b", "a.b.c"));
+    assert!(!m("a.b.c", "a.b"));
+    assert!(m(">", "anything.at.all"));
 }

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use anyhow::{bail, ensure};
 
-use super::{resolve_sources, Config};
+use super::{resolve_sources, Config, SinkConfig};
 
 impl Config {
     /// Check names, references and limits; resolve secrets once so a missing file or variable
@@ -69,20 +69,74 @@ impl Config {
             ensure!(sinks.insert(name), "sinks[{i}].name `{name}` is used twice");
         }
         match &self.dead_letter {
-            None => bail!(
-                "[dead_letter] is required: set sink = \"<sink name>\" and destination = \"<topic, subject or path>\""
-            ),
+            // Filled in by loading whenever there is a sink (checked above).
+            None => bail!("no dead-letter route: add a [[sinks]] entry or a [dead_letter] section"),
             Some(dl) => {
                 ensure!(
                     sinks.contains(dl.sink.as_str()),
                     "dead_letter.sink `{}` is not a configured sink (known: {})",
                     dl.sink,
-                    self.sinks.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
+                    self.sinks
+                        .iter()
+                        .map(|s| s.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
-                ensure!(!dl.destination.trim().is_empty(), "dead_letter.destination must not be empty");
+                ensure!(
+                    !dl.destination.trim().is_empty(),
+                    "dead_letter.destination must not be empty"
+                );
             }
         }
         resolve_sources(&self.sources)?;
         Ok(())
     }
+}
+
+impl Config {
+    /// What is valid but probably not meant, one sentence each, for the start-up log and
+    /// `check-config`: today, a dead-letter subject that the JetStream stream the sink manages
+    /// does not bind (every dead letter would then be refused with 503, as no stream answers).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let Some(dl) = &self.dead_letter else {
+            return out;
+        };
+        for sink in &self.sinks {
+            let SinkConfig::Nats { name, config } = sink else {
+                continue;
+            };
+            let Some(stream) = config.stream.as_ref().filter(|_| config.jetstream) else {
+                continue;
+            };
+            if *name == dl.sink
+                && !stream
+                    .subjects
+                    .iter()
+                    .any(|s| subject_matches(s, &dl.destination))
+            {
+                out.push(format!(
+                    "dead letters go to subject `{}` on sink `{name}`, which its stream `{}` does not bind ({}): add it to [sinks.stream] subjects or set [dead_letter] destination",
+                    dl.destination,
+                    stream.name,
+                    stream.subjects.join(", ")
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// True when the NATS subject `pattern` (`*` one token, `>` the rest) matches `subject`.
+pub(super) fn subject_matches(pattern: &str, subject: &str) -> bool {
+    let mut tokens = subject.split('.');
+    for want in pattern.split('.') {
+        match (want, tokens.next()) {
+            (">", Some(_)) => return true,
+            ("*", Some(_)) => {}
+            (w, Some(t)) if w == t => {}
+            _ => return false,
+        }
+    }
+    tokens.next().is_none()
 }
