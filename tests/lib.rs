@@ -278,3 +278,40 @@ impl Drop for Bridge {
         self.kill();
     }
 }
+
+/// Every line of a JSON Lines file (a file sink's output), parsed; empty when the file is absent.
+pub fn read_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// What a one-shot `vodbridge` command (`redrive`, `replay`, `normalize`, …) did.
+pub struct CommandOutput {
+    /// Its exit code (`None` when a signal ended it).
+    pub code: Option<i32>,
+    /// Its standard output.
+    pub stdout: String,
+    /// Its standard error (the summary and the log lines).
+    pub stderr: String,
+}
+
+/// Run `vodbridge ARGS…` to its end.
+pub fn run_vodbridge<I, S>(args: I) -> CommandOutput
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = Command::new(vodbridge_binary())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run vodbridge");
+    CommandOutput {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}

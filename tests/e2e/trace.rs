@@ -18,7 +18,7 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use vodbridge_test_support::kafka::KafkaBroker;
 use vodbridge_test_support::nats::NatsServer;
-use vodbridge_tests::{callback_config, free_port, Bridge};
+use vodbridge_tests::{callback_config, free_port, read_lines, Bridge};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -93,14 +93,6 @@ fn trace_id(traceparent: &str) -> &str {
     );
     assert!(parts[1].bytes().any(|b| b != b'0') && parts[2].bytes().any(|b| b != b'0'));
     &traceparent[3..35]
-}
-
-fn read_lines(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
 }
 
 /// Kafka records of `topic` from the beginning: (key, headers), until `want` or the deadline.

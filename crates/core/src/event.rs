@@ -18,6 +18,25 @@ pub const CONTENT_TYPE_JSON: &str = "application/json";
 /// (id, source, type, subject, time, …) take a few hundred.
 const ENVELOPE_RESERVE: usize = 512;
 
+/// The attribute names [`CanonicalEvent::from_binary`] reads: every context and extension
+/// attribute of the struct.
+const BINARY_ATTRIBUTES: &[&str] = &[
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "subject",
+    "time",
+    "datacontenttype",
+    "provider",
+    "providertype",
+    "outcome",
+    "partitionkey",
+    "timesource",
+    "traceparent",
+    "tracestate",
+];
+
 /// The cloud vendor an event came from (CloudEvents extension attribute `provider`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -250,6 +269,47 @@ impl CanonicalEvent {
         attrs
     }
 
+    /// Read an event in CloudEvents JSON format (structured mode), as
+    /// [`CanonicalEvent::to_structured_json`] writes it. `source_name` is not part of the format
+    /// and is left empty.
+    pub fn from_structured_json(json: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(json)
+    }
+
+    /// Rebuild an event from its binary-mode form: the attributes as `(name, value)` pairs (what
+    /// [`CanonicalEvent::attributes`] gives, values already decoded from the binding's header
+    /// encoding; other names are ignored) and the `data` bytes. `datacontenttype` defaults to
+    /// [`CONTENT_TYPE_JSON`]; a missing or invalid attribute, or `data` that is not JSON, is an
+    /// error. `source_name` is left empty.
+    pub fn from_binary<'a>(
+        attributes: impl IntoIterator<Item = (&'a str, String)>,
+        data: &[u8],
+    ) -> Result<Self, serde_json::Error> {
+        // Through the structured form, so both modes are validated by the same derived code.
+        let mut json = Vec::with_capacity(data.len() + ENVELOPE_RESERVE);
+        json.push(b'{');
+        let mut content_type = false;
+        for (name, value) in attributes {
+            if !BINARY_ATTRIBUTES.contains(&name) {
+                continue;
+            }
+            content_type |= name == "datacontenttype";
+            json_string(&mut json, name);
+            json.push(b':');
+            json_string(&mut json, &value);
+            json.push(b',');
+        }
+        if !content_type {
+            json.extend_from_slice(b"\"datacontenttype\":");
+            json_string(&mut json, CONTENT_TYPE_JSON);
+            json.push(b',');
+        }
+        json.extend_from_slice(b"\"data\":");
+        json.extend_from_slice(data);
+        json.push(b'}');
+        serde_json::from_slice(&json)
+    }
+
     /// Give the event the trace context of the callback or pull that delivered it.
     pub fn set_trace(&mut self, trace: &TraceContext) {
         self.traceparent = Some(trace.traceparent());
@@ -353,5 +413,54 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn binary_form_reads_back_what_attributes_and_data_give() {
+        let mut traced = sample();
+        traced.traceparent = Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into());
+        traced.tracestate = Some("rojo=1".into());
+        traced.source = "/v/\"quoted\" é".into();
+        let mut bare = sample();
+        bare.subject = None;
+        for ev in [sample(), traced, bare] {
+            let attrs: Vec<(&str, String)> = ev
+                .attributes()
+                .into_iter()
+                .map(|(n, v)| (n, v.to_owned()))
+                .chain([("somethingelse", "ignored".to_owned())])
+                .collect();
+            let back =
+                CanonicalEvent::from_binary(attrs, ev.data_json().as_bytes()).expect("decodes");
+            assert_eq!(back.to_structured_json(), ev.to_structured_json());
+        }
+        let structured = CanonicalEvent::from_structured_json(&sample().to_structured_json())
+            .expect("structured");
+        assert_eq!(
+            structured.to_structured_json(),
+            sample().to_structured_json()
+        );
+    }
+
+    #[test]
+    fn binary_form_refuses_missing_attributes_and_bad_data() {
+        let ev = sample();
+        let without_id: Vec<(&str, String)> = ev
+            .attributes()
+            .into_iter()
+            .filter(|(n, _)| *n != "id")
+            .map(|(n, v)| (n, v.to_owned()))
+            .collect();
+        assert!(CanonicalEvent::from_binary(without_id, b"{}").is_err());
+        let all: Vec<(&str, String)> = ev
+            .attributes()
+            .into_iter()
+            .map(|(n, v)| (n, v.to_owned()))
+            .collect();
+        assert!(CanonicalEvent::from_binary(all.clone(), b"{not json").is_err());
+        let mut bad_outcome = all;
+        bad_outcome.retain(|(n, _)| *n != "outcome");
+        bad_outcome.push(("outcome", "maybe".to_owned()));
+        assert!(CanonicalEvent::from_binary(bad_outcome, b"{}").is_err());
     }
 }

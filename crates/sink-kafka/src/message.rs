@@ -70,6 +70,54 @@ fn encode_mode(event: &CanonicalEvent, mode: BindingMode) -> Encoded {
     }
 }
 
+/// Why a Kafka record could not be read as a canonical event.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The record has no value (a tombstone).
+    #[error("record has no value")]
+    NoValue,
+    /// The value (structured mode) or the `ce_*` headers and value (binary mode) are not a
+    /// canonical event.
+    #[error("not a vodbridge CloudEvent")]
+    Invalid(#[source] serde_json::Error),
+}
+
+/// Read one record as [`encode`] wrote it, in either mode: a `content-type` starting with
+/// `application/cloudevents` means structured (the whole event in the value), anything else
+/// binary (attributes in `ce_*` headers, `data` as the value). Header values are UTF-8, as the
+/// binding writes them; a header that is not is left out (and the event then fails to decode if
+/// it was required).
+pub fn decode(
+    headers: Option<&rdkafka::message::BorrowedHeaders>,
+    value: Option<&[u8]>,
+) -> Result<CanonicalEvent, DecodeError> {
+    use rdkafka::message::Headers as _;
+    let value = value.ok_or(DecodeError::NoValue)?;
+    let text = |v: Option<&[u8]>| {
+        v.and_then(|v| std::str::from_utf8(v).ok())
+            .map(str::to_owned)
+    };
+    let mut attributes = Vec::new();
+    let mut structured = false;
+    for header in headers.into_iter().flat_map(|h| h.iter()) {
+        if header.key.eq_ignore_ascii_case("content-type") {
+            structured = text(header.value).is_some_and(|ct| {
+                ct.to_ascii_lowercase()
+                    .starts_with("application/cloudevents")
+            });
+        } else if let Some(name) = header.key.strip_prefix("ce_") {
+            if let Some(value) = text(header.value) {
+                attributes.push((name, value));
+            }
+        }
+    }
+    if structured {
+        CanonicalEvent::from_structured_json(value).map_err(DecodeError::Invalid)
+    } else {
+        CanonicalEvent::from_binary(attributes, value).map_err(DecodeError::Invalid)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rdkafka::message::Headers;
@@ -179,5 +227,26 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&enc.payload).expect("json");
         assert_eq!(v["id"], "id-1");
         assert_eq!(v["data"]["media"]["id"], "m1");
+    }
+
+    #[test]
+    fn decode_reads_back_both_modes() {
+        let mut ev = event();
+        ev.traceparent = Some(TRACEPARENT.to_owned());
+        for mode in [BindingMode::Binary, BindingMode::Structured] {
+            let enc = encode(&ev, mode);
+            let back = decode(Some(enc.headers.as_borrowed()), Some(&enc.payload))
+                .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+            assert_eq!(
+                back.to_structured_json(),
+                ev.to_structured_json(),
+                "{mode:?}"
+            );
+        }
+        assert!(matches!(decode(None, None), Err(DecodeError::NoValue)));
+        assert!(matches!(
+            decode(None, Some(b"not json")),
+            Err(DecodeError::Invalid(_))
+        ));
     }
 }

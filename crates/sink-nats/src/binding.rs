@@ -84,6 +84,67 @@ pub(crate) fn percent_encode(value: &str) -> String {
     out
 }
 
+/// Why a NATS message could not be read as a canonical event.
+#[derive(Debug, thiserror::Error)]
+#[error("not a vodbridge CloudEvent")]
+pub struct DecodeError(#[source] serde_json::Error);
+
+/// Read one message as [`encode`] wrote it, in either mode: a `Content-Type` starting with
+/// `application/cloudevents` (or no headers at all) means structured, anything else binary
+/// (attributes in percent-encoded `ce-*` headers, `data` as the payload).
+pub fn decode(headers: Option<&HeaderMap>, payload: &[u8]) -> Result<CanonicalEvent, DecodeError> {
+    let structured = headers.is_none_or(|h| {
+        h.get(CONTENT_TYPE).is_none_or(|ct| {
+            ct.as_str()
+                .to_ascii_lowercase()
+                .starts_with("application/cloudevents")
+        })
+    });
+    if structured {
+        return CanonicalEvent::from_structured_json(payload).map_err(DecodeError);
+    }
+    let attributes = headers
+        .into_iter()
+        .flat_map(|h| h.iter())
+        .filter_map(|(name, values)| {
+            let name: &str = name.as_ref();
+            let attribute = name
+                .get(..3)
+                .filter(|p| p.eq_ignore_ascii_case("ce-"))
+                .map(|_| &name[3..])?;
+            Some((attribute, percent_decode(values.first()?.as_str())))
+        });
+    CanonicalEvent::from_binary(attributes, payload).map_err(DecodeError)
+}
+
+/// The inverse of [`percent_encode`]; a `%` not followed by two hex digits is kept as it is,
+/// and bytes that do not form UTF-8 are replaced.
+fn percent_decode(value: &str) -> String {
+    if !value.contains('%') {
+        return value.to_owned();
+    }
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// True when `subject` is a valid subject to publish to: non-empty tokens separated by `.`, no
 /// whitespace, no wildcard tokens (`*`, `>`).
 pub(crate) fn valid_publish_subject(subject: &str) -> bool {
@@ -187,5 +248,26 @@ mod tests {
         assert!(!valid_publish_subject("vod.*.x"));
         assert!(!valid_publish_subject("a b"));
         assert!(!valid_publish_subject(""));
+    }
+
+    #[test]
+    fn decode_reads_back_both_modes() {
+        let mut ev = event();
+        ev.traceparent = Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into());
+        ev.source = "/v/100% \"tc\"".into();
+        for mode in [BindingMode::Structured, BindingMode::Binary] {
+            let (h, body) = encode(&ev, mode);
+            let back = decode(Some(&h), &body).unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+            assert_eq!(
+                back.to_structured_json(),
+                ev.to_structured_json(),
+                "{mode:?}"
+            );
+        }
+        let plain = decode(None, &ev.to_structured_json()).expect("no headers: structured");
+        assert_eq!(plain.id, ev.id);
+        assert!(decode(None, b"{}").is_err());
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%E2%82%AC%zz"), "€%zz");
     }
 }

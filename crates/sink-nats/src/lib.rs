@@ -40,4 +40,5 @@ mod stream;
 
 pub use config::{NatsSinkConfig, StreamConfig, StreamStorage};
 pub use error::NatsSinkError;
+pub use options::connect_client;
 pub use sink::{connect, NatsSink};

@@ -18,10 +18,7 @@ use crate::error::NatsSinkError;
 
 /// A client for `config`: connected when the server answered within `connect_timeout`,
 /// otherwise still connecting in the background. Errors only for what a retry cannot fix.
-pub(crate) async fn connect_client(
-    name: &str,
-    config: &NatsSinkConfig,
-) -> Result<Client, NatsSinkError> {
+pub async fn connect_client(name: &str, config: &NatsSinkConfig) -> Result<Client, NatsSinkError> {
     let urls: Vec<String> = config.url.split(',').map(|u| u.trim().to_owned()).collect();
     let fail = |source| NatsSinkError::Connect {
         url: config.url.clone(),

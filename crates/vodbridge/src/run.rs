@@ -76,24 +76,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let sinks = build_sinks(&config, &registry).await?;
-    let dead_letter = match &config.dead_letter {
-        Some(dl) => Some(DeadLetterRoute {
-            sink: sinks.get(&dl.sink).cloned().with_context(|| {
-                format!("dead_letter.sink `{}` is not a configured sink", dl.sink)
-            })?,
-            destination: dl.destination.clone(),
-        }),
-        None => None,
-    };
-    // Keep the configured order for fan-out and /readyz.
-    let ordered: Vec<Arc<dyn Sink>> = config
-        .sinks
-        .iter()
-        .filter_map(|s| sinks.get(s.name()).cloned())
-        .collect();
-    let mut dispatcher =
-        Dispatcher::new(ordered, dead_letter, config.server.ack_timeout, &registry)?;
+    let mut dispatcher = build_dispatcher(&config, &registry).await?;
     if let Some(spool) = &spool {
         dispatcher = dispatcher.with_spool(spool.clone());
     }
@@ -278,6 +261,31 @@ fn spawn_server(tracker: &TaskTracker, shutdown: &CancellationToken, served: Ser
         }
         token.cancel();
     });
+}
+
+/// The sinks of `config`, connected, behind a dispatcher with the configured dead-letter route
+/// (no spool): what `serve` publishes through, and what `redrive` and `replay` do.
+pub(crate) async fn build_dispatcher(
+    config: &Config,
+    registry: &Registry,
+) -> anyhow::Result<Dispatcher> {
+    let sinks = build_sinks(config, registry).await?;
+    let dead_letter = match &config.dead_letter {
+        Some(dl) => Some(DeadLetterRoute {
+            sink: sinks.get(&dl.sink).cloned().with_context(|| {
+                format!("dead_letter.sink `{}` is not a configured sink", dl.sink)
+            })?,
+            destination: dl.destination.clone(),
+        }),
+        None => None,
+    };
+    // Keep the configured order for fan-out and /readyz.
+    let ordered: Vec<Arc<dyn Sink>> = config
+        .sinks
+        .iter()
+        .filter_map(|s| sinks.get(s.name()).cloned())
+        .collect();
+    Dispatcher::new(ordered, dead_letter, config.server.ack_timeout, registry).context("dispatcher")
 }
 
 async fn build_sinks(

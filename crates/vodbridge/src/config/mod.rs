@@ -223,6 +223,15 @@ pub struct SourceConfig {
     pub poll: Option<vodbridge_ingress::poller::PollConfig>,
 }
 
+impl SourceConfig {
+    /// The CloudEvents `source` of this source's events: `ce_source`, else `/vodbridge/{name}`.
+    pub fn ce_source_uri(&self) -> String {
+        self.ce_source
+            .clone()
+            .unwrap_or_else(|| format!("/vodbridge/{}", self.name))
+    }
+}
+
 /// One `[[sinks]]` entry: `name`, `type` and the fields of that type.
 ///
 /// Deserialized by hand rather than with `#[serde(tag = "type")]` + `#[serde(flatten)]`, because

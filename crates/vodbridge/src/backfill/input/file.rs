@@ -1,0 +1,248 @@
+//! A JSON Lines file as the file sink writes it, with its rotated siblings.
+//!
+//! The file sink rotates `PATH` to `PATH.1` (and `PATH.1` to `PATH.2`, …), so the oldest lines
+//! are in the highest suffix: they are read first, `PATH` last. Every file is opened, and its
+//! length taken, before the first line is read: a sink appending to `PATH` or rotating it during
+//! the run (an open file survives a rename) changes nothing of what the run covers.
+
+use std::fs::File;
+use std::io::{BufRead as _, BufReader, Read as _, Take};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use vodbridge_core::CanonicalEvent;
+
+use super::{BadRecord, Position, Record};
+
+/// Lines longer than this are reported, not read into memory.
+const MAX_LINE_BYTES: u64 = 64 * 1024 * 1024;
+
+struct OpenFile {
+    path: PathBuf,
+    reader: BufReader<Take<File>>,
+    line: u64,
+}
+
+/// The files of one `--input PATH`, read in order.
+pub(crate) struct FileInput {
+    files: Vec<OpenFile>,
+    current: usize,
+    total: u64,
+    read: u64,
+    buf: Vec<u8>,
+}
+
+impl FileInput {
+    /// Open `path` and its rotated siblings; an error when none exists.
+    pub(crate) fn open(path: &Path) -> anyhow::Result<Self> {
+        let mut paths: Vec<(u64, PathBuf)> = rotated(path)?;
+        // Highest suffix (oldest) first, the active file (no suffix) last.
+        paths.sort_by_key(|p| std::cmp::Reverse(p.0));
+        if path.exists() {
+            paths.push((0, path.to_path_buf()));
+        }
+        anyhow::ensure!(
+            !paths.is_empty(),
+            "--input {}: no such file (nor rotated copies {0}.1, {0}.2, …)",
+            path.display()
+        );
+        let mut files = Vec::with_capacity(paths.len());
+        let mut total = 0;
+        for (_, path) in paths {
+            let file =
+                File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+            let len = file
+                .metadata()
+                .with_context(|| format!("cannot stat {}", path.display()))?
+                .len();
+            total += len;
+            files.push(OpenFile {
+                path,
+                reader: BufReader::with_capacity(256 * 1024, file.take(len)),
+                line: 0,
+            });
+        }
+        Ok(Self {
+            files,
+            current: 0,
+            total,
+            read: 0,
+            buf: Vec::new(),
+        })
+    }
+
+    /// Up to `max` records; empty at the end of the last file.
+    pub(crate) fn next_batch(&mut self, max: usize) -> anyhow::Result<Vec<Record>> {
+        let mut batch = Vec::new();
+        while batch.len() < max {
+            let Some(file) = self.files.get_mut(self.current) else {
+                break;
+            };
+            self.buf.clear();
+            let n = (&mut file.reader)
+                .take(MAX_LINE_BYTES)
+                .read_until(b'\n', &mut self.buf)
+                .with_context(|| format!("cannot read {}", file.path.display()))?;
+            if n == 0 {
+                self.current += 1;
+                continue;
+            }
+            self.read += n as u64;
+            file.line += 1;
+            let at = Position::Line {
+                path: file.path.clone(),
+                line: file.line,
+            };
+            if self.buf.last() != Some(&b'\n') && n as u64 == MAX_LINE_BYTES {
+                // Skip the rest of the over-long line so the next record starts on a line.
+                let mut rest = Vec::new();
+                loop {
+                    rest.clear();
+                    let m = (&mut file.reader)
+                        .take(MAX_LINE_BYTES)
+                        .read_until(b'\n', &mut rest)?;
+                    self.read += m as u64;
+                    if m == 0 || rest.last() == Some(&b'\n') {
+                        break;
+                    }
+                }
+                batch.push(Record {
+                    at,
+                    event: Err(BadRecord {
+                        reason: "not_json",
+                        detail: format!("line longer than {MAX_LINE_BYTES} bytes"),
+                    }),
+                });
+                continue;
+            }
+            let line = self.buf.trim_ascii();
+            if line.is_empty() {
+                continue;
+            }
+            let event = CanonicalEvent::from_structured_json(line).map_err(|e| {
+                let reason = if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() {
+                    "not_cloudevent"
+                } else {
+                    "not_json"
+                };
+                BadRecord::new(reason, &e)
+            });
+            batch.push(Record { at, event });
+        }
+        Ok(batch)
+    }
+
+    pub(crate) fn total_bytes(&self) -> u64 {
+        self.total
+    }
+
+    pub(crate) fn bytes_read(&self) -> u64 {
+        self.read
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        let names: Vec<String> = self
+            .files
+            .iter()
+            .map(|f| f.path.display().to_string())
+            .collect();
+        format!("{} ({} bytes)", names.join(", "), self.total)
+    }
+}
+
+/// `PATH.N` siblings of `path` with their `N`.
+fn rotated(path: &Path) -> anyhow::Result<Vec<(u64, PathBuf)>> {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return Ok(Vec::new());
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+    };
+    let prefix = format!("{name}.");
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        let file_name = entry.file_name();
+        let Some(suffix) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        if let Ok(n) = suffix.parse::<u64>() {
+            if n > 0 {
+                found.push((n, path.with_file_name(&file_name)));
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    const EVENT: &str = r#"{"specversion":"1.0","id":"a","source":"/vodbridge/tc","type":"vod.media.uploaded","time":"2024-01-01T00:00:00Z","datacontenttype":"application/json","provider":"tencent","providertype":"NewFileUpload","outcome":"succeeded","partitionkey":"m","timesource":"provider","data":{}}"#;
+
+    fn ids(input: &mut FileInput) -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            let batch = input.next_batch(2).expect("read");
+            if batch.is_empty() {
+                return out;
+            }
+            for r in batch {
+                out.push(match r.event {
+                    Ok(e) => e.id,
+                    Err(bad) => format!("{}@{}", bad.reason, r.at),
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn reads_rotated_files_oldest_first_and_stops_at_the_length_at_open() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("events.jsonl");
+        let line = |id: &str| {
+            format!(
+                "{}\n",
+                EVENT.replace("\"id\":\"a\"", &format!("\"id\":\"{id}\""))
+            )
+        };
+        std::fs::write(path.with_file_name("events.jsonl.2"), line("oldest")).expect("write");
+        std::fs::write(path.with_file_name("events.jsonl.1"), line("older")).expect("write");
+        std::fs::write(path.with_file_name("events.jsonl.bak"), line("ignored")).expect("write");
+        std::fs::write(&path, format!("{}\nnot json\n[1]\n", line("newest"))).expect("write");
+        let mut input = FileInput::open(&path).expect("open");
+        // Appended after opening: not part of this run.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("append");
+        f.write_all(line("late").as_bytes()).expect("append");
+        let p = path.display();
+        assert_eq!(
+            ids(&mut input),
+            [
+                "oldest".to_owned(),
+                "older".to_owned(),
+                "newest".to_owned(),
+                format!("not_json@{p}:3"),
+                format!("not_cloudevent@{p}:4"),
+            ]
+        );
+        assert_eq!(input.bytes_read(), input.total_bytes());
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error() {
+        let dir = tempfile::tempdir().expect("dir");
+        assert!(FileInput::open(&dir.path().join("nope.jsonl")).is_err());
+    }
+}

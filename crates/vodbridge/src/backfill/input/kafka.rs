@@ -1,0 +1,231 @@
+//! A Kafka topic, read with its own consumer group.
+//!
+//! Each partition is read from the group's committed offset (the earliest offset for a new
+//! group) up to the high watermark taken when the run began: records the same configuration's
+//! sinks add during the run are left for the next one. Partitions are assigned explicitly, not
+//! subscribed, so a run does not wait for a group rebalance; offsets are committed to the group
+//! after each handled batch, so a run that is stopped or fails resumes where it left off.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
+use rdkafka::{Message as _, Offset, TopicPartitionList};
+use vodbridge_sink_kafka::KafkaSinkConfig;
+
+use super::{BadRecord, Position, Record};
+
+/// Bound on each metadata, watermark and offset request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a batch waits for a record that the watermarks say exists.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a batch waits for more records once it has some.
+const LINGER: Duration = Duration::from_millis(50);
+
+/// One partition's progress.
+#[derive(Debug, Clone, Copy)]
+struct Partition {
+    /// The next offset to hand out.
+    next: i64,
+    /// The high watermark when the run began: the run ends at it.
+    end: i64,
+}
+
+/// The topic being read.
+pub(crate) struct KafkaInput {
+    consumer: StreamConsumer,
+    topic: String,
+    group: String,
+    partitions: BTreeMap<i32, Partition>,
+    total: u64,
+    read: u64,
+}
+
+impl KafkaInput {
+    /// Connect as `group`, find each partition's start and end, and assign them.
+    pub(crate) async fn open(
+        sink: &str,
+        config: &KafkaSinkConfig,
+        topic: &str,
+        group: &str,
+    ) -> anyhow::Result<Self> {
+        let mut client = ClientConfig::new();
+        // The sink's own librdkafka settings (security, SASL, …) first, so the reader connects
+        // the way the sink does; the consumer's essentials cannot be overridden.
+        for (key, value) in &config.librdkafka {
+            client.set(key, value);
+        }
+        client
+            .set("bootstrap.servers", &config.brokers)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("client.id", format!("vodbridge-{group}"));
+        let consumer: StreamConsumer = client
+            .create()
+            .with_context(|| format!("sink `{sink}`: cannot create a Kafka consumer"))?;
+        let topic = topic.to_owned();
+        let partitions = tokio::task::block_in_place(|| start_and_end(&consumer, &topic))
+            .with_context(|| {
+                format!(
+                    "kafka topic `{topic}` via sink `{sink}` ({})",
+                    config.brokers
+                )
+            })?;
+        let mut assignment = TopicPartitionList::new();
+        for (&partition, p) in partitions.iter().filter(|(_, p)| p.next < p.end) {
+            assignment
+                .add_partition_offset(&topic, partition, Offset::Offset(p.next))
+                .context("kafka: cannot build the assignment")?;
+        }
+        consumer
+            .assign(&assignment)
+            .with_context(|| format!("kafka: cannot assign the partitions of `{topic}`"))?;
+        let total = partitions
+            .values()
+            .map(|p| u64::try_from(p.end - p.next).unwrap_or(0))
+            .sum();
+        Ok(Self {
+            consumer,
+            topic,
+            group: group.to_owned(),
+            partitions,
+            total,
+            read: 0,
+        })
+    }
+
+    fn done(&self) -> bool {
+        self.partitions.values().all(|p| p.next >= p.end)
+    }
+
+    /// Up to `max` records in offset order per partition; empty once every partition reached
+    /// its end.
+    pub(crate) async fn next_batch(&mut self, max: usize) -> anyhow::Result<Vec<Record>> {
+        let mut batch = Vec::new();
+        while batch.len() < max && !self.done() {
+            let wait = if batch.is_empty() {
+                IDLE_TIMEOUT
+            } else {
+                LINGER
+            };
+            let message = match tokio::time::timeout(wait, self.consumer.recv()).await {
+                Ok(received) => received.context("kafka: cannot read")?,
+                Err(_) if batch.is_empty() => anyhow::bail!(
+                    "kafka: no record from `{}` within {IDLE_TIMEOUT:?} although {} remain(s) below the watermarks taken at the start",
+                    self.topic,
+                    self.remaining()
+                ),
+                Err(_) => break,
+            };
+            let (partition, offset) = (message.partition(), message.offset());
+            let Some(p) = self.partitions.get_mut(&partition) else {
+                continue;
+            };
+            // Past the end taken at the start (appended during the run), or seen already.
+            if offset >= p.end || offset < p.next {
+                continue;
+            }
+            p.next = offset + 1;
+            self.read += 1;
+            let event = vodbridge_sink_kafka::message::decode(message.headers(), message.payload())
+                .map_err(|e| {
+                    let reason = match e {
+                        vodbridge_sink_kafka::message::DecodeError::NoValue => "not_json",
+                        vodbridge_sink_kafka::message::DecodeError::Invalid(_) => "not_cloudevent",
+                    };
+                    BadRecord::new(reason, &e)
+                });
+            batch.push(Record {
+                at: Position::Offset {
+                    topic: self.topic.clone(),
+                    partition,
+                    offset,
+                },
+                event,
+            });
+        }
+        Ok(batch)
+    }
+
+    fn remaining(&self) -> u64 {
+        self.total.saturating_sub(self.read)
+    }
+
+    /// Commit the next offset of every partition to the group.
+    pub(crate) async fn commit(&mut self) -> anyhow::Result<()> {
+        let mut offsets = TopicPartitionList::new();
+        for (&partition, p) in &self.partitions {
+            offsets
+                .add_partition_offset(&self.topic, partition, Offset::Offset(p.next))
+                .context("kafka: cannot build the offsets to commit")?;
+        }
+        tokio::task::block_in_place(|| self.consumer.commit(&offsets, CommitMode::Sync))
+            .with_context(|| format!("kafka: cannot commit the offsets of group `{}`", self.group))
+    }
+
+    pub(crate) fn total_records(&self) -> u64 {
+        self.total
+    }
+
+    pub(crate) fn records_read(&self) -> u64 {
+        self.read
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        let ranges: Vec<String> = self
+            .partitions
+            .iter()
+            .map(|(partition, p)| format!("{partition}:{}..{}", p.next, p.end))
+            .collect();
+        format!(
+            "kafka topic {} as group {} ({} record(s); partition:from..to {})",
+            self.topic,
+            self.group,
+            self.total,
+            ranges.join(" ")
+        )
+    }
+}
+
+/// Each partition's start (the group's committed offset, else the low watermark) and end (the
+/// high watermark now).
+fn start_and_end(
+    consumer: &StreamConsumer,
+    topic: &str,
+) -> anyhow::Result<BTreeMap<i32, Partition>> {
+    let metadata = consumer
+        .fetch_metadata(Some(topic), REQUEST_TIMEOUT)
+        .context("cannot fetch metadata")?;
+    let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
+        anyhow::bail!("the broker does not know the topic");
+    };
+    if let Some(error) = found.error() {
+        anyhow::bail!(
+            "the broker reports the topic as {:?}",
+            rdkafka::types::RDKafkaErrorCode::from(error)
+        );
+    }
+    let mut query = TopicPartitionList::new();
+    for p in found.partitions() {
+        query.add_partition(topic, p.id());
+    }
+    let committed = consumer
+        .committed_offsets(query, REQUEST_TIMEOUT)
+        .context("cannot fetch the group's committed offsets")?;
+    let mut partitions = BTreeMap::new();
+    for p in found.partitions() {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, p.id(), REQUEST_TIMEOUT)
+            .with_context(|| format!("cannot fetch the watermarks of partition {}", p.id()))?;
+        let next = match committed.find_partition(topic, p.id()).map(|e| e.offset()) {
+            Some(Offset::Offset(n)) => n.clamp(low, high),
+            _ => low,
+        };
+        partitions.insert(p.id(), Partition { next, end: high });
+    }
+    Ok(partitions)
+}
