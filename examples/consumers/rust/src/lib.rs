@@ -108,9 +108,6 @@ mod tests {
             )
             .build()
             .expect("event");
-        assert_eq!(
-            summary(&event),
-            "media=m1 outcome=succeeded trace=- id=e1"
-        );
+        assert_eq!(summary(&event), "media=m1 outcome=succeeded trace=- id=e1");
     }
 }

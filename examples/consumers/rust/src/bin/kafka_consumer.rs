@@ -21,7 +21,11 @@ use vodbridge_consumer_examples::{summary, Limits, DEFAULT_TOPIC};
 #[derive(Debug, Parser)]
 struct Args {
     /// Kafka bootstrap servers (the compose stack's host listener by default).
-    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS", default_value = "127.0.0.1:29092")]
+    #[arg(
+        long,
+        env = "KAFKA_BOOTSTRAP_SERVERS",
+        default_value = "127.0.0.1:29092"
+    )]
     bootstrap_servers: String,
     /// Topic to read; vodbridge names topics after the canonical event type.
     #[arg(long, env = "KAFKA_TOPIC", default_value = DEFAULT_TOPIC)]
