@@ -242,7 +242,10 @@ async fn execute(config: Config, run: Run) -> anyhow::Result<ExitCode> {
                     summary.dead_lettered += 1;
                 }
             }
-            input.commit().await?;
+            // A dry run publishes nothing, so it must not move a Kafka group past what it read.
+            if !run.dry_run {
+                input.commit().await?;
+            }
             last = Some(end);
             progress.update(input.progress(), &summary);
         }
