@@ -263,6 +263,7 @@ async fn execute(config: Config, run: Run) -> anyhow::Result<ExitCode> {
         run.job.name(),
         last.as_ref(),
         failed.as_deref(),
+        started.elapsed(),
         &mut std::io::stderr(),
     );
     Ok(if summary.interrupted {

@@ -68,6 +68,7 @@ impl Summary {
         command: &str,
         last: Option<&Position>,
         error: Option<&str>,
+        elapsed: Duration,
         out: &mut impl Write,
     ) {
         let count = |m: &BTreeMap<_, u64>| m.values().sum::<u64>();
@@ -112,6 +113,11 @@ impl Summary {
         } else if let Some(p) = last {
             text.push_str(&format!("  read to the end: {p}\n"));
         }
+        let seconds = elapsed.as_secs_f64();
+        text.push_str(&format!(
+            "  took {seconds:.1} s: {:.0} published per second\n",
+            self.published as f64 / seconds.max(0.001)
+        ));
         // The summary is for whoever runs the command; a closed stderr has no one to tell.
         let _ = out.write_all(text.as_bytes());
         let _ = out.flush();
@@ -245,7 +251,13 @@ mod tests {
         assert!(!summary.clean());
         summary.interrupted = true;
         let mut out = Vec::new();
-        summary.print("redrive", Some(&at(5)), None, &mut out);
+        summary.print(
+            "redrive",
+            Some(&at(5)),
+            None,
+            Duration::from_millis(500),
+            &mut out,
+        );
         let text = String::from_utf8(out).expect("utf-8");
         assert!(
             text.starts_with(
@@ -260,6 +272,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("interrupted after dl.jsonl:5"), "{text}");
+        assert!(
+            text.ends_with("  took 0.5 s: 4 published per second\n"),
+            "{text}"
+        );
     }
 
     #[test]
