@@ -516,3 +516,105 @@ async fn replay_publishes_exactly_the_events_of_its_types_and_time_window() {
         )
     );
 }
+
+/// Canonical events written by a transactional producer, in structured mode: each committed
+/// transaction ends in a commit marker, an offset below the high watermark that no consumer
+/// ever receives.
+fn produce_in_transactions(brokers: &str, topic: &str, events: &[Value]) {
+    use rdkafka::message::OwnedHeaders;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
+
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("transactional.id", "vodbridge-e2e-replay-txn")
+        .create()
+        .expect("producer");
+    let timeout = Duration::from_secs(30);
+    producer
+        .init_transactions(timeout)
+        .expect("init transactions");
+    for event in events {
+        producer.begin_transaction().expect("begin");
+        let payload = event.to_string();
+        let headers = OwnedHeaders::new().insert(rdkafka::message::Header {
+            key: "content-type",
+            value: Some("application/cloudevents+json"),
+        });
+        producer
+            .send(
+                BaseRecord::<(), _>::to(topic)
+                    .payload(&payload)
+                    .headers(headers),
+            )
+            .expect("send");
+        producer.commit_transaction(timeout).expect("commit");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_of_a_transactional_topic_ends_at_its_last_commit_marker() {
+    let broker = KafkaBroker::start().await;
+    let brokers = broker.bootstrap();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let body = dir.path().join("upload.json");
+    std::fs::write(&body, upload_body()).expect("write body");
+    let normalized = run_vodbridge([
+        "normalize".as_ref(),
+        "--provider".as_ref(),
+        "tencent".as_ref(),
+        body.as_os_str(),
+    ]);
+    let template: Value = serde_json::from_str(normalized.stdout.trim()).expect("one event");
+    let events: Vec<Value> = (0..3)
+        .map(|n| {
+            event_like(
+                &template,
+                &format!("txn-{n}"),
+                UPLOADED,
+                "2026-12-01T00:00:00Z",
+            )
+        })
+        .collect();
+    let topic = "archive.txn";
+    tokio::task::block_in_place(|| produce_in_transactions(&brokers, topic, &events));
+
+    let out_path = dir.path().join("backfill.jsonl");
+    let config = write_config(
+        dir.path(),
+        "replay.toml",
+        &callback_config(
+            free_port(),
+            free_port(),
+            &format!(
+                r#"
+[[sinks]]
+name = "new"
+type = "file"
+path = "{}"
+
+[[sinks]]
+name = "kafka"
+type = "kafka"
+brokers = "{brokers}"
+topic = "{{type}}"
+create_topics = true
+partitions = 1
+"#,
+                out_path.display()
+            ),
+        ),
+    );
+    // Without the partition's end being told, the run would wait for the last marker's offset
+    // until its idle timeout and fail.
+    let out = backfill("replay", &config, &format!("kafka://{topic}"), &[]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        summary_line(&out, "replay"),
+        "replay: read 3, published 3, dead-lettered again 0, skipped 0, bad 0, failed 0"
+    );
+    let ids: Vec<String> = read_lines(&out_path)
+        .iter()
+        .map(|e| e["id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(ids, ["txn-0", "txn-1", "txn-2"]);
+}

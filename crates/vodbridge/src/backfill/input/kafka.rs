@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::{Message as _, Offset, TopicPartitionList};
 use vodbridge_sink_kafka::KafkaSinkConfig;
 
@@ -63,6 +64,10 @@ impl KafkaInput {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
+            // The end of a partition is told, not inferred from offsets: a transaction's commit
+            // marker or a compacted tail holds an offset below the high watermark that no record
+            // ever arrives at.
+            .set("enable.partition.eof", "true")
             .set("client.id", format!("vodbridge-{group}"));
         let consumer: StreamConsumer = client
             .create()
@@ -113,7 +118,16 @@ impl KafkaInput {
                 LINGER
             };
             let message = match tokio::time::timeout(wait, self.consumer.recv()).await {
-                Ok(received) => received.context("kafka: cannot read")?,
+                Ok(Ok(message)) => message,
+                // Everything the partition held when the fetch got there was delivered before
+                // this: with the end taken at the start, the partition is done.
+                Ok(Err(KafkaError::PartitionEOF(partition))) => {
+                    if let Some(p) = self.partitions.get_mut(&partition) {
+                        p.next = p.next.max(p.end);
+                    }
+                    continue;
+                }
+                Ok(Err(e)) => return Err(e).context("kafka: cannot read"),
                 Err(_) if batch.is_empty() => anyhow::bail!(
                     "kafka: no record from `{}` within {IDLE_TIMEOUT:?} although {} remain(s) below the watermarks taken at the start",
                     self.topic,
@@ -125,8 +139,14 @@ impl KafkaInput {
             let Some(p) = self.partitions.get_mut(&partition) else {
                 continue;
             };
-            // Past the end taken at the start (appended during the run), or seen already.
-            if offset >= p.end || offset < p.next {
+            // Past the end taken at the start (appended during the run): everything below it
+            // was delivered, whatever offsets it skipped.
+            if offset >= p.end {
+                p.next = p.end;
+                continue;
+            }
+            // Seen already.
+            if offset < p.next {
                 continue;
             }
             p.next = offset + 1;
