@@ -10,7 +10,7 @@ use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
 };
 use tracing::warn;
-use vodbridge_core::{CanonicalEvent, DeadLetter, Sink, SinkError, SinkHealth};
+use vodbridge_core::{CanonicalEvent, DeadLetter, ErrorChain, Sink, SinkError, SinkHealth};
 use vodbridge_spool::{Attachment, NewRecord, Spool, SpoolError};
 
 /// `reason` of the [`SinkError`] for a sink that did not acknowledge within the ack timeout.
@@ -243,7 +243,7 @@ impl Dispatcher {
         let results = join_all(self.sinks.iter().map(|s| s.flush(deadline))).await;
         let mut first = None;
         for err in results.into_iter().filter_map(Result::err) {
-            warn!(sink = %err.sink, error = %err, "flush at shutdown failed");
+            warn!(sink = %err.sink, error = %ErrorChain(&err), "flush at shutdown failed");
             first.get_or_insert(err);
         }
         first.map_or(Ok(()), Err)
@@ -318,7 +318,7 @@ impl Dispatcher {
                     .failed
                     .with_label_values(&[name, e.reason])
                     .inc();
-                warn!(sink = %name, error = %e, retriable = e.is_retriable(), events = events.len(), "publish failed");
+                warn!(sink = %name, error = %ErrorChain(e), retriable = e.is_retriable(), events = events.len(), "publish failed");
             }
         }
         result

@@ -80,7 +80,10 @@ impl FileSink {
             return Ok(tx);
         }
         let tx = writer::spawn(settings(&self.name, &self.config, &path, &self.metrics)).map_err(
-            |e| SinkError::retriable(&self.name, "open", format!("{e}: {}", source_text(&e))),
+            |e| {
+                let message = format!("{e}: {}", source_text(&e));
+                SinkError::retriable(&self.name, "open", message).with_source(e)
+            },
         )?;
         others.insert(key, tx.clone());
         others.insert(path, tx.clone());
@@ -112,11 +115,12 @@ impl FileSink {
         })?;
         match ack.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(SinkError::retriable(
-                &self.name,
-                "io",
-                format!("append failed: {e}"),
-            )),
+            Ok(Err(e)) => {
+                Err(
+                    SinkError::retriable(&self.name, "io", format!("append failed: {e}"))
+                        .with_source(e),
+                )
+            }
             Err(_) => Err(SinkError::retriable(
                 &self.name,
                 "writer_stopped",

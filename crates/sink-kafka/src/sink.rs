@@ -418,7 +418,8 @@ impl Sink for KafkaSink {
                 &self.inner.name,
                 "other",
                 format!("flush task failed: {error}"),
-            )),
+            )
+            .with_source(error)),
         }
     }
 }

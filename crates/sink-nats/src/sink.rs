@@ -167,13 +167,7 @@ impl NatsSink {
     }
 
     fn error(&self, kind: SinkErrorKind, reason: &'static str, message: String) -> SinkError {
-        SinkError {
-            sink: self.name.clone(),
-            kind,
-            reason,
-            message,
-            retry_after: None,
-        }
+        SinkError::new(&self.name, kind, reason, message)
     }
 
     /// Send `batch` and wait until it is acknowledged, in chunks of at most `max_in_flight`.
@@ -296,7 +290,9 @@ impl NatsSink {
                 Err(e) => {
                     let (kind, reason) = classify(&e);
                     self.metrics.failed(reason, n as u64);
-                    return Err(self.error(kind, reason, format!("publish failed: {e}")));
+                    return Err(self
+                        .error(kind, reason, format!("publish failed: {e}"))
+                        .with_source(e));
                 }
             }
         }
@@ -381,7 +377,9 @@ impl NatsSink {
                     }
                 };
                 self.metrics.failed(reason, n as u64);
-                return Err(self.error(kind, reason, format!("publish failed: {e}")));
+                return Err(self
+                    .error(kind, reason, format!("publish failed: {e}"))
+                    .with_source(e));
             }
         }
         if let Some(ping) = &self.core_ping {
@@ -507,11 +505,13 @@ impl Sink for NatsSink {
         };
         match tokio::time::timeout(deadline, quiet).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(self.error(
-                SinkErrorKind::Retriable,
-                "disconnected",
-                format!("flush failed: {e}"),
-            )),
+            Ok(Err(e)) => Err(self
+                .error(
+                    SinkErrorKind::Retriable,
+                    "disconnected",
+                    format!("flush failed: {e}"),
+                )
+                .with_source(e)),
             Err(_) => Err(self.error(
                 SinkErrorKind::Retriable,
                 "timeout",

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
-use vodbridge_core::Sink;
+use vodbridge_core::{ErrorChain, Sink};
 use vodbridge_ingress::forward::{spawn_forwarders, ForwardMetrics};
 use vodbridge_ingress::http::{
     admin_router, router, serve as serve_http, AdminState, ConnectionMetrics, HttpSettings,
@@ -202,7 +202,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let remaining = deadline.saturating_duration_since(Instant::now());
     match dispatcher.flush(remaining).await {
         Ok(()) => info!("sinks flushed; bye"),
-        Err(e) => warn!(error = %e, "sinks not flushed before the shutdown deadline"),
+        Err(e) => warn!(error = %ErrorChain(&e), "sinks not flushed before the shutdown deadline"),
     }
     Ok(())
 }
