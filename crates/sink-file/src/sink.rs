@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,9 +11,21 @@ use tokio::sync::{mpsc, oneshot};
 use vodbridge_core::{CanonicalEvent, Sink, SinkError, SinkHealth, TypeFilter};
 
 use crate::config::FileSinkConfig;
-use crate::error::Result;
+use crate::error::{FileSinkError, Result};
 use crate::metrics::FileSinkMetrics;
 use crate::writer::{self, Request, WriterSettings};
+
+/// Build a file sink for the binary: register its metrics on `registry`, then [`FileSink::open`],
+/// behind the [`Sink`] trait. Every sink crate exports a `build` of this shape (name, its
+/// configuration, the metrics registry).
+pub async fn build(
+    name: String,
+    config: FileSinkConfig,
+    registry: &prometheus::Registry,
+) -> Result<Arc<dyn Sink>> {
+    let metrics = FileSinkMetrics::register(&name, registry).map_err(FileSinkError::Metrics)?;
+    Ok(Arc::new(FileSink::open(name, config, metrics)?))
+}
 
 /// Appends canonical events as JSON Lines to a file, acknowledging only after `fdatasync`.
 ///

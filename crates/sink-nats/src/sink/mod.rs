@@ -18,6 +18,7 @@ mod health;
 mod in_flight;
 mod jetstream;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::{Client, HeaderMap};
@@ -72,6 +73,16 @@ impl std::fmt::Debug for NatsSink {
             .field("stream", &self.stream.as_ref().map(StreamSetup::name))
             .finish_non_exhaustive()
     }
+}
+
+/// Build a NATS sink for the binary: [`NatsSink::connect`], behind the [`Sink`] trait. Every sink
+/// crate exports a `build` of this shape (name, its configuration, the metrics registry).
+pub async fn build(
+    name: String,
+    config: NatsSinkConfig,
+    registry: &Registry,
+) -> Result<Arc<dyn Sink>, NatsSinkError> {
+    Ok(Arc::new(NatsSink::connect(name, config, registry).await?))
 }
 
 /// Connect a NATS sink; see [`NatsSink::connect`].

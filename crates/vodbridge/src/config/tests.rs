@@ -28,7 +28,7 @@ fn embedded_default_is_valid_and_local_only() {
     assert!(c.server.listen.ip().is_loopback());
     assert!(c.server.admin_listen.ip().is_loopback());
     assert!(
-        matches!(&c.sinks[0], SinkConfig::File { config, .. } if config.path == Path::new("data/events.jsonl"))
+        matches!(&c.sinks[0].settings, SinkSettings::File(config) if config.path == Path::new("data/events.jsonl"))
     );
     assert_eq!(
         c.dead_letter.as_ref().map(|d| d.destination.as_str()),
