@@ -296,7 +296,7 @@ async fn build_sinks(
         let built = with_deadline(build_sink(sink, registry))
             .await
             .and_then(|built| built)
-            .with_context(|| format!("sink `{}`", sink.name))?;
+            .with_context(|| format!("sink `{}` ({})", sink.name, sink.kind()))?;
         sinks.insert(sink.name.clone(), built);
     }
     Ok(sinks)

@@ -243,10 +243,14 @@ pub struct SinkConfig {
     pub name: String,
     /// The sink's `type` and that type's settings.
     pub settings: SinkSettings,
+    /// The `type` key as written (for messages).
+    kind: String,
 }
 
 /// The `type` of a `[[sinks]]` entry with the settings of that type: one variant per sink
-/// crate. Adding a sink type is one variant here and one match arm in `run::build_sink`.
+/// crate, named by its `type` value. Adding a sink type is one variant here and one match arm
+/// in `run::build_sink` (plus its example block in `config/example.toml` and its row in
+/// `scripts/gen_config_reference.py`, which write the documentation).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[allow(clippy::large_enum_variant)] // a handful of sinks, read once at start-up
@@ -274,7 +278,11 @@ impl<'de> Deserialize<'de> for SinkConfig {
         let settings = figment::value::Value::from(dict)
             .deserialize()
             .map_err(|e| D::Error::custom(format!("sink `{name}` ({kind}): {e}")))?;
-        Ok(SinkConfig { name, settings })
+        Ok(SinkConfig {
+            name,
+            settings,
+            kind,
+        })
     }
 }
 
@@ -282,6 +290,11 @@ impl SinkConfig {
     /// The configured name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The `type` key (`file`, `kafka`, `nats`).
+    pub fn kind(&self) -> &str {
+        &self.kind
     }
 }
 
