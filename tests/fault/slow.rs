@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use vodbridge_test_support::metrics::scraped;
 use vodbridge_test_support::nats::NatsServer;
 use vodbridge_test_support::proxy::TcpProxy;
 use vodbridge_tests::ledger::Ledger;
@@ -22,18 +23,6 @@ const MAX_IN_FLIGHT: u64 = 16;
 const BURST_WORKERS: usize = 64;
 /// A generous bound on the bridge's resident memory (a debug build idles at a few tens of MiB).
 const RSS_BOUND_KIB: u64 = 256 * 1024;
-
-/// The value of an unlabelled metric, or of one series whose labels contain `labels`.
-fn metric(text: &str, name: &str, labels: &str) -> f64 {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter(|l| {
-            l.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with([' ', '{']) && rest.contains(labels))
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::print_stdout, reason = "the figures are the test's output")]
@@ -84,10 +73,10 @@ async fn stalled_broker_answers_503_with_bounded_memory_and_in_flight() {
         tokio::time::sleep(Duration::from_millis(250)).await;
         bridge.assert_running();
         let rss = bridge.rss_kib().unwrap_or(0);
-        let in_flight = metric(
+        let in_flight = scraped(
             &bridge.metrics().await,
             "vodbridge_http_in_flight_requests",
-            "",
+            &[],
         );
         max_rss = max_rss.max(rss);
         max_in_flight = max_in_flight.max(in_flight);
@@ -112,10 +101,10 @@ async fn stalled_broker_answers_503_with_bounded_memory_and_in_flight() {
     let read = read_stream(&nats.url(), &ledger).await;
     let report = ledger.report();
     let rejected = |reason: &str| {
-        metric(
+        scraped(
             &metrics_stalled,
             "vodbridge_callbacks_rejected_total",
-            &format!("reason=\"{reason}\""),
+            &[("reason", reason)],
         )
     };
     let (ack_timeouts, overloaded) = (rejected("ack_timeout"), rejected("overloaded"));

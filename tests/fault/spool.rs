@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use vodbridge_test_support::metrics::series;
 use vodbridge_test_support::nats::NatsServer;
 use vodbridge_tests::ledger::{Ledger, Outcome};
 use vodbridge_tests::nats::{bridge_config, read_stream};
@@ -124,13 +125,6 @@ async fn eventually(timeout: Duration, what: &str, mut check: impl AsyncFnMut() 
     }
 }
 
-/// The value of the metric series `series` (full name with labels) in `metrics`.
-fn metric(metrics: &str, series: &str) -> Option<f64> {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-}
-
 /// Wait until every acknowledged callback is in the JetStream stream and the file.
 async fn wait_delivered(ledger: &Ledger, nats_url: &str, dir: &Path, timeout: Duration) {
     let started = Instant::now();
@@ -227,7 +221,7 @@ async fn sigkill_loop_under_load_keeps_every_acknowledged_event_in_both_sinks() 
     let metrics = rig.bridge.metrics().await;
     println!(
         "recovered at the last start: {:?} events",
-        metric(&metrics, "vodbridge_spool_recovered_events_total")
+        series(&metrics, "vodbridge_spool_recovered_events_total")
     );
 }
 
@@ -258,9 +252,9 @@ async fn a_dead_sink_holds_back_only_its_own_cursor() {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let metrics = bridge.metrics().await;
         worst_file_lag = worst_file_lag.max(
-            metric(&metrics, "vodbridge_spool_lag_seconds{sink=\"file\"}").unwrap_or(f64::MAX),
+            series(&metrics, "vodbridge_spool_lag_seconds{sink=\"file\"}").unwrap_or(f64::MAX),
         );
-        nats_lag = metric(&metrics, "vodbridge_spool_lag_seconds{sink=\"nats\"}").unwrap_or(0.0);
+        nats_lag = series(&metrics, "vodbridge_spool_lag_seconds{sink=\"nats\"}").unwrap_or(0.0);
         // What was answered 200 a second ago must be in the file by now.
         let acked = ledger.acknowledged_keys();
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -332,7 +326,7 @@ async fn a_full_spool_answers_503_then_drains_and_accepts_again() {
     );
     let metrics = bridge.metrics().await;
     assert!(
-        metric(
+        series(
             &metrics,
             "vodbridge_spool_rejected_total{reason=\"spool_full\"}"
         )
@@ -348,7 +342,7 @@ async fn a_full_spool_answers_503_then_drains_and_accepts_again() {
     nats.start_again().await;
     eventually(Duration::from_secs(60), "the spool drains", async || {
         let m = bridge.metrics().await;
-        metric(&m, "vodbridge_spool_retained_events") == Some(0.0)
+        series(&m, "vodbridge_spool_retained_events") == Some(0.0)
     })
     .await;
     let client = reqwest::Client::new();
@@ -632,7 +626,7 @@ async fn a_damaged_spool_starts_delivers_the_intact_and_counts_the_rest() {
             ..
         } = Rig::start_in(case, spool, "").await;
         let forwarded = Instant::now();
-        while metric(
+        while series(
             &bridge.metrics().await,
             "vodbridge_spool_lag_events{sink=\"nats\"}",
         ) != Some(0.0)
@@ -652,8 +646,8 @@ async fn a_damaged_spool_starts_delivers_the_intact_and_counts_the_rest() {
             .count() as u64;
         let m = bridge.metrics().await;
         let quarantined =
-            metric(&m, "vodbridge_spool_quarantined_records_total").unwrap_or(0.0) as u64;
-        let truncated = metric(&m, "vodbridge_spool_truncated_records_total").unwrap_or(0.0) as u64;
+            series(&m, "vodbridge_spool_quarantined_records_total").unwrap_or(0.0) as u64;
+        let truncated = series(&m, "vodbridge_spool_truncated_records_total").unwrap_or(0.0) as u64;
         println!("{what}: delivered {delivered} of {EVENTS}, quarantined {quarantined} records, unreadable {truncated}");
         assert!(
             delivered > 0,

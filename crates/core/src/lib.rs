@@ -16,7 +16,7 @@ mod sink;
 mod trace;
 
 pub use deadletter::{DeadLetter, DEAD_LETTER_TYPE};
-pub use error::{SinkError, SinkErrorKind};
+pub use error::{BoxError, ErrorChain, SinkError, SinkErrorKind};
 pub use event::{CanonicalEvent, Outcome, Provider, TimeSource, CONTENT_TYPE_JSON, SPEC_VERSION};
 pub use route::{BindingMode, DestinationTemplate, TemplateError, TypeFilter};
 pub use secret::Secret;

@@ -2,7 +2,7 @@
 //! sink concurrently and succeed only when every one of them acknowledged. With a spool: succeed
 //! once the events are durable in the spool; the forwarders (`crate::forward`) publish them.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
@@ -10,7 +10,7 @@ use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
 };
 use tracing::warn;
-use vodbridge_core::{CanonicalEvent, DeadLetter, Sink, SinkError, SinkHealth};
+use vodbridge_core::{CanonicalEvent, DeadLetter, ErrorChain, Sink, SinkError, SinkHealth};
 use vodbridge_spool::{Attachment, NewRecord, Spool, SpoolError};
 
 /// `reason` of the [`SinkError`] for a sink that did not acknowledge within the ack timeout.
@@ -111,6 +111,21 @@ impl Metrics {
             latency,
         })
     }
+
+    /// The label handles of sink `name`.
+    fn for_sink(&self, name: &str) -> SinkMetrics {
+        SinkMetrics {
+            latency: self.latency.with_label_values(&[name]),
+            published: self.published.with_label_values(&[name]),
+        }
+    }
+}
+
+/// Latency histogram and published counter of one sink, resolved once at construction so a
+/// delivery skips the label look-ups.
+struct SinkMetrics {
+    latency: Histogram,
+    published: IntCounter,
 }
 
 /// Publishes canonical events to every configured sink.
@@ -120,9 +135,10 @@ pub struct Dispatcher {
     dead_letter: Option<DeadLetterRoute>,
     ack_timeout: Duration,
     metrics: Metrics,
-    /// Latency histogram and published counter of each sink (same index as `sinks`), resolved
-    /// on first use so each delivery skips the label look-ups.
-    handles: Arc<[OnceLock<(Histogram, IntCounter)>]>,
+    /// Label handles of each sink (same index as `sinks`).
+    handles: Arc<[SinkMetrics]>,
+    /// Label handles of the dead-letter route's sink.
+    dead_letter_handles: Option<Arc<SinkMetrics>>,
     /// With `[spool]`: where deliveries and dead letters go instead of the sinks.
     spool: Option<Spool>,
 }
@@ -135,13 +151,18 @@ impl Dispatcher {
         ack_timeout: Duration,
         registry: &Registry,
     ) -> prometheus::Result<Self> {
-        let handles = sinks.iter().map(|_| OnceLock::new()).collect();
+        let metrics = Metrics::register(registry)?;
+        let handles = sinks.iter().map(|s| metrics.for_sink(s.name())).collect();
+        let dead_letter_handles = dead_letter
+            .as_ref()
+            .map(|route| Arc::new(metrics.for_sink(route.sink.name())));
         Ok(Self {
             handles,
+            dead_letter_handles,
             sinks: sinks.into(),
             dead_letter,
             ack_timeout,
-            metrics: Metrics::register(registry)?,
+            metrics,
             spool: None,
         })
     }
@@ -198,14 +219,16 @@ impl Dispatcher {
         let events = &events[..];
         if let [sink] = &*self.sinks {
             // One sink (the usual set-up): no join, whose futures would be collected on the heap.
-            let result = self.publish_one(sink.as_ref(), Some(0), None, events).await;
+            let result = self
+                .publish_one(sink.as_ref(), &self.handles[0], None, events)
+                .await;
             return self.verdict(result.err());
         }
         let sends = self
             .sinks
             .iter()
             .enumerate()
-            .map(|(i, sink)| self.publish_one(sink.as_ref(), Some(i), None, events));
+            .map(|(i, sink)| self.publish_one(sink.as_ref(), &self.handles[i], None, events));
         let first = join_all(sends).await.into_iter().find_map(Result::err);
         self.verdict(first)
     }
@@ -223,8 +246,17 @@ impl Dispatcher {
                 .map_err(DeliveryError::Spool);
         }
         let event = [letter.to_event()];
+        let handles = self
+            .dead_letter_handles
+            .as_deref()
+            .ok_or(DeliveryError::NoDeadLetterRoute)?;
         let result = self
-            .publish_one(route.sink.as_ref(), None, Some(&route.destination), &event)
+            .publish_one(
+                route.sink.as_ref(),
+                handles,
+                Some(&route.destination),
+                &event,
+            )
             .await;
         self.verdict(result.err())
     }
@@ -243,7 +275,7 @@ impl Dispatcher {
         let results = join_all(self.sinks.iter().map(|s| s.flush(deadline))).await;
         let mut first = None;
         for err in results.into_iter().filter_map(Result::err) {
-            warn!(sink = %err.sink, error = %err, "flush at shutdown failed");
+            warn!(sink = %err.sink, error = %ErrorChain(&err), "flush at shutdown failed");
             first.get_or_insert(err);
         }
         first.map_or(Ok(()), Err)
@@ -257,8 +289,13 @@ impl Dispatcher {
         destination: Option<&str>,
         events: &[CanonicalEvent],
     ) -> Result<(), SinkError> {
-        self.publish_one(self.sinks[index].as_ref(), Some(index), destination, events)
-            .await
+        self.publish_one(
+            self.sinks[index].as_ref(),
+            &self.handles[index],
+            destination,
+            events,
+        )
+        .await
     }
 
     /// Publish to one sink, bounded by the ack timeout. Each sink gets its own deadline so a
@@ -266,7 +303,7 @@ impl Dispatcher {
     async fn publish_one(
         &self,
         sink: &dyn Sink,
-        index: Option<usize>,
+        handles: &SinkMetrics,
         destination: Option<&str>,
         events: &[CanonicalEvent],
     ) -> Result<(), SinkError> {
@@ -287,38 +324,15 @@ impl Dispatcher {
                     format!("no acknowledgement within {:?}", self.ack_timeout),
                 ))
             });
-        let cached = index.and_then(|i| self.handles.get(i)).map(|cell| {
-            cell.get_or_init(|| {
-                (
-                    self.metrics.latency.with_label_values(&[name]),
-                    self.metrics.published.with_label_values(&[name]),
-                )
-            })
-        });
-        let elapsed = started.elapsed().as_secs_f64();
-        match cached {
-            Some((latency, _)) => latency.observe(elapsed),
-            None => self
-                .metrics
-                .latency
-                .with_label_values(&[name])
-                .observe(elapsed),
-        }
+        handles.latency.observe(started.elapsed().as_secs_f64());
         match &result {
-            Ok(()) => match cached {
-                Some((_, published)) => published.inc_by(events.len() as u64),
-                None => self
-                    .metrics
-                    .published
-                    .with_label_values(&[name])
-                    .inc_by(events.len() as u64),
-            },
+            Ok(()) => handles.published.inc_by(events.len() as u64),
             Err(e) => {
                 self.metrics
                     .failed
                     .with_label_values(&[name, e.reason])
                     .inc();
-                warn!(sink = %name, error = %e, retriable = e.is_retriable(), events = events.len(), "publish failed");
+                warn!(sink = %name, error = %ErrorChain(e), retriable = e.is_retriable(), events = events.len(), "publish failed");
             }
         }
         result

@@ -14,7 +14,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
-use vodbridge_core::{CanonicalEvent, DeadLetter, Provider, SinkError, TraceContext};
+use vodbridge_core::{CanonicalEvent, DeadLetter, ErrorChain, Provider, SinkError, TraceContext};
 use vodbridge_spool::{Entry, EntryBody, Reader, Spool};
 
 use crate::dispatch::Dispatcher;
@@ -282,7 +282,7 @@ impl Forwarder {
                 }
                 Err(e) if events.len() > 1 => {
                     // Find the events the sink refuses: one at a time from here.
-                    debug!(sink = %self.name, error = %e, "batch rejected; publishing its events one by one");
+                    debug!(sink = %self.name, error = %ErrorChain(&e), "batch rejected; publishing its events one by one");
                     for event in events {
                         if let Handed::Stopped =
                             Box::pin(self.publish(destination, vec![event], stop)).await
@@ -313,11 +313,11 @@ impl Forwarder {
         let route = match (destination, self.dispatcher.dead_letter_route()) {
             (None, Some(route)) => route,
             _ => {
-                error!(sink = %self.name, id = %event.id, error = %err, "dead letter rejected by its sink for good; it cannot be kept");
+                error!(sink = %self.name, id = %event.id, error = %ErrorChain(&err), "dead letter rejected by its sink for good; it cannot be kept");
                 return Handed::Done;
             }
         };
-        warn!(sink = %self.name, id = %event.id, error = %err, "event rejected by the sink for good; kept as a dead letter");
+        warn!(sink = %self.name, id = %event.id, error = %ErrorChain(&err), "event rejected by the sink for good; kept as a dead letter");
         let body = event.to_structured_json();
         let letter = DeadLetter {
             id: vodbridge_normalizer::dead_letter_id(&event.source_name, &body),

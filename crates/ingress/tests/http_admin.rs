@@ -2,17 +2,15 @@
 
 mod http_support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use http::Request;
 use http_support::*;
 use prometheus::Registry;
-use vodbridge_core::Sink;
 use vodbridge_ingress::http::{admin_router, AdminState};
 use vodbridge_ingress::{ComponentState, Dispatcher, Readiness};
-use vodbridge_sink_file::{FileSink, FileSinkConfig, FileSinkMetrics};
+use vodbridge_sink_file::FileSinkConfig;
 
 fn get(uri: &str) -> Request<Body> {
     Request::get(uri).body(Body::empty()).expect("request")
@@ -22,15 +20,13 @@ fn get(uri: &str) -> Request<Body> {
 async fn readyz_lists_sinks_and_components() {
     let dir = tempfile::tempdir().expect("tempdir");
     let registry = Registry::new();
-    let metrics = FileSinkMetrics::register(&registry).expect("metrics");
-    let file: Arc<dyn Sink> = Arc::new(
-        FileSink::open(
-            "local",
-            FileSinkConfig::new(dir.path().join("e.jsonl")),
-            metrics,
-        )
-        .expect("open"),
-    );
+    let file = vodbridge_sink_file::build(
+        "local".into(),
+        FileSinkConfig::new(dir.path().join("e.jsonl")),
+        &registry,
+    )
+    .await
+    .expect("open");
     let dispatcher =
         Dispatcher::new(vec![file], None, Duration::from_secs(1), &registry).expect("dispatcher");
     let readiness = Readiness::new();

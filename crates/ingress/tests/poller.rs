@@ -15,6 +15,7 @@ use vodbridge_ingress::{ComponentState, DeadLetterRoute, Dispatcher, Readiness};
 use vodbridge_test_support::fake_vod::{
     poison_event, procedure_event, upload_event, FakeVod, FakeVodConfig,
 };
+use vodbridge_test_support::metrics::{scraped, text};
 
 /// Records what it is given; can be told to fail or to be slow.
 #[derive(Default)]
@@ -173,16 +174,9 @@ impl Harness {
             .map(|(_, s)| s)
     }
 
-    /// Sum of the poller series `name` whose label text contains every `labels` item.
-    fn metric(&self, name: &str, labels: &[&str]) -> f64 {
-        let text = prometheus::TextEncoder::new()
-            .encode_to_string(&self.registry.gather())
-            .expect("encode");
-        text.lines()
-            .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
-            .filter(|l| labels.iter().all(|label| l.contains(label)))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
+    /// Sum of the poller series `name` whose labels include every `labels` pair.
+    fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        scraped(&text(&self.registry), name, labels)
     }
 
     async fn stop(mut self) -> Self {
@@ -238,7 +232,7 @@ async fn every_event_reaches_the_sink_exactly_once() {
     assert_eq!(h.fake.pending(), 0);
     assert!(h.fake.max_confirm_batch() <= 16);
     assert_eq!(
-        h.metric("vodbridge_poller_events_pulled_total", &["source=\"tc\""]),
+        h.metric("vodbridge_poller_events_pulled_total", &[("source", "tc")]),
         100.0
     );
     assert_eq!(
@@ -274,7 +268,7 @@ async fn every_event_reaches_the_sink_exactly_once() {
             &tp[3..35]
         })
         .collect();
-    let pulls_with_events = h.metric("vodbridge_poller_pulls_total", &["result=\"events\""]);
+    let pulls_with_events = h.metric("vodbridge_poller_pulls_total", &[("result", "events")]);
     assert!(pulls_with_events >= 1.0);
     assert_eq!(trace_ids.len() as f64, pulls_with_events);
 }
@@ -333,7 +327,7 @@ async fn sink_failure_leaves_events_unconfirmed_until_redelivered_with_the_same_
     assert!(
         h.metric(
             "vodbridge_poller_events_unconfirmed_total",
-            &["reason=\"sink_failed\""]
+            &[("reason", "sink_failed")]
         ) >= 20.0
     );
     assert_eq!(h.state(), Some(ComponentState::Ready));
@@ -387,7 +381,7 @@ async fn poison_event_stays_unconfirmed_while_the_dead_letter_route_fails() {
     assert!(
         h.metric(
             "vodbridge_poller_events_unconfirmed_total",
-            &["reason=\"dead_letter_failed\""]
+            &[("reason", "dead_letter_failed")]
         ) >= 1.0
     );
 
@@ -428,7 +422,7 @@ async fn wrong_key_marks_the_poller_failed_without_tight_looping() {
     assert_eq!(
         h.metric(
             "vodbridge_poller_api_errors_total",
-            &["code=\"AuthFailure.SignatureFailure\""]
+            &[("code", "AuthFailure.SignatureFailure")]
         ),
         1.0
     );
@@ -491,14 +485,14 @@ async fn throttling_and_server_errors_back_off_then_recover() {
     assert_eq!(
         h.metric(
             "vodbridge_poller_api_errors_total",
-            &["action=\"PullEvents\"", "code=\"RequestLimitExceeded\""]
+            &[("action", "PullEvents"), ("code", "RequestLimitExceeded")]
         ),
         3.0
     );
     assert_eq!(
         h.metric(
             "vodbridge_poller_api_errors_total",
-            &["action=\"ConfirmEvents\"", "code=\"InternalError\""]
+            &[("action", "ConfirmEvents"), ("code", "InternalError")]
         ),
         2.0
     );
@@ -524,9 +518,9 @@ async fn resource_not_found_is_an_empty_queue() {
     h.fake.push(upload_event(1));
     assert!(h.fake.wait_confirmed(1, Duration::from_secs(5)).await);
     let h = h.stop().await;
-    assert!(h.metric("vodbridge_poller_pulls_total", &["result=\"empty\""]) >= 3.0);
+    assert!(h.metric("vodbridge_poller_pulls_total", &[("result", "empty")]) >= 3.0);
     assert_eq!(
-        h.metric("vodbridge_poller_pulls_total", &["result=\"error\""]),
+        h.metric("vodbridge_poller_pulls_total", &[("result", "error")]),
         0.0
     );
 }

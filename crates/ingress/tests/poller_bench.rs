@@ -14,9 +14,10 @@ use tokio_util::sync::CancellationToken;
 use vodbridge_core::{CanonicalEvent, Sink, SinkError, SinkHealth};
 use vodbridge_ingress::poller::{PollConfig, Poller};
 use vodbridge_ingress::{DeadLetterRoute, Dispatcher, Readiness};
-use vodbridge_sink_file::{FileSink, FileSinkConfig, FileSinkMetrics};
+use vodbridge_sink_file::FileSinkConfig;
 use vodbridge_sink_nats::{NatsSinkConfig, StreamConfig, StreamStorage};
 use vodbridge_test_support::fake_vod::{procedure_event, upload_event, FakeVod, FakeVodConfig};
+use vodbridge_test_support::metrics::metric;
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -49,16 +50,6 @@ impl Sink for NullSink {
     async fn flush(&self, _deadline: Duration) -> Result<(), SinkError> {
         Ok(())
     }
-}
-
-fn metric(registry: &Registry, name: &str) -> f64 {
-    let text = prometheus::TextEncoder::new()
-        .encode_to_string(&registry.gather())
-        .expect("encode");
-    text.lines()
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,23 +91,17 @@ async fn drain_rate() {
                 replicas: 1,
                 storage: StreamStorage::File,
             });
-            Arc::new(
-                vodbridge_sink_nats::connect("nats".into(), config, &registry)
-                    .await
-                    .expect("nats"),
-            )
+            vodbridge_sink_nats::build("nats".into(), config, &registry)
+                .await
+                .expect("nats")
         }
-        _ => {
-            let metrics = FileSinkMetrics::register(&registry).expect("metrics");
-            Arc::new(
-                FileSink::open(
-                    "file",
-                    FileSinkConfig::new(dir.path().join("events.jsonl")),
-                    metrics,
-                )
-                .expect("file"),
-            )
-        }
+        _ => vodbridge_sink_file::build(
+            "file".into(),
+            FileSinkConfig::new(dir.path().join("events.jsonl")),
+            &registry,
+        )
+        .await
+        .expect("file"),
     };
     let route = DeadLetterRoute {
         sink: sink.clone(),
@@ -160,6 +145,6 @@ async fn drain_rate() {
         fake.requests("PullEvents"),
         fake.requests("ConfirmEvents"),
         fake.errors("RequestLimitExceeded"),
-        metric(&registry, "vodbridge_poller_events_redelivered_total"),
+        metric(&registry, "vodbridge_poller_events_redelivered_total", &[]),
     );
 }

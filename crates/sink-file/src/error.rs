@@ -1,4 +1,4 @@
-//! Errors of the file sink.
+//! Errors of building a file sink (start-up). Publish failures are [`vodbridge_core::SinkError`]s.
 
 use std::path::PathBuf;
 
@@ -23,6 +23,9 @@ pub enum FileSinkError {
         #[source]
         source: std::io::Error,
     },
+    /// The sink's metrics could not be registered (for example two sinks with the same name).
+    #[error("cannot register file sink metrics")]
+    Metrics(#[source] prometheus::Error),
     /// The writer thread could not be started.
     #[error("cannot start the writer thread for {path}")]
     Spawn {

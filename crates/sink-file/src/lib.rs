@@ -18,4 +18,4 @@ mod tests;
 pub use config::{FileSinkConfig, DEFAULT_MAX_FILES, DEFAULT_ROTATE_BYTES};
 pub use error::{FileSinkError, Result};
 pub use metrics::FileSinkMetrics;
-pub use sink::{json_line, FileSink};
+pub use sink::{build, json_line, FileSink};

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,9 +11,21 @@ use tokio::sync::{mpsc, oneshot};
 use vodbridge_core::{CanonicalEvent, Sink, SinkError, SinkHealth, TypeFilter};
 
 use crate::config::FileSinkConfig;
-use crate::error::Result;
+use crate::error::{FileSinkError, Result};
 use crate::metrics::FileSinkMetrics;
 use crate::writer::{self, Request, WriterSettings};
+
+/// Build a file sink for the binary: register its metrics on `registry`, then [`FileSink::open`],
+/// behind the [`Sink`] trait. Every sink crate exports a `build` of this shape (name, its
+/// configuration, the metrics registry).
+pub async fn build(
+    name: String,
+    config: FileSinkConfig,
+    registry: &prometheus::Registry,
+) -> Result<Arc<dyn Sink>> {
+    let metrics = FileSinkMetrics::register(&name, registry).map_err(FileSinkError::Metrics)?;
+    Ok(Arc::new(FileSink::open(name, config, metrics)?))
+}
 
 /// Appends canonical events as JSON Lines to a file, acknowledging only after `fdatasync`.
 ///
@@ -80,7 +92,10 @@ impl FileSink {
             return Ok(tx);
         }
         let tx = writer::spawn(settings(&self.name, &self.config, &path, &self.metrics)).map_err(
-            |e| SinkError::retriable(&self.name, "open", format!("{e}: {}", source_text(&e))),
+            |e| {
+                let message = format!("{e}: {}", source_text(&e));
+                SinkError::retriable(&self.name, "open", message).with_source(e)
+            },
         )?;
         others.insert(key, tx.clone());
         others.insert(path, tx.clone());
@@ -112,11 +127,12 @@ impl FileSink {
         })?;
         match ack.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(SinkError::retriable(
-                &self.name,
-                "io",
-                format!("append failed: {e}"),
-            )),
+            Ok(Err(e)) => {
+                Err(
+                    SinkError::retriable(&self.name, "io", format!("append failed: {e}"))
+                        .with_source(e),
+                )
+            }
             Err(_) => Err(SinkError::retriable(
                 &self.name,
                 "writer_stopped",

@@ -5,30 +5,19 @@ use std::time::Duration;
 
 use prometheus::Registry;
 use serde_json::value::RawValue;
-use vodbridge_core::{CanonicalEvent, Outcome, Provider, Sink, SinkHealth, TimeSource};
+use vodbridge_core::{CanonicalEvent, Sink, SinkHealth};
+
+use vodbridge_test_support::metrics::metric;
 
 use crate::{FileSink, FileSinkConfig, FileSinkMetrics};
 
 fn event(id: usize, ty: &str) -> CanonicalEvent {
-    CanonicalEvent {
-        specversion: "1.0".into(),
-        id: format!("id-{id}"),
-        source: "/vodbridge/test".into(),
-        ty: ty.into(),
-        subject: Some(format!("media-{id}")),
-        time: "2024-01-01T00:00:00Z".into(),
-        datacontenttype: "application/json".into(),
-        provider: Provider::Tencent,
-        providertype: "NewFileUpload".into(),
-        outcome: Outcome::Succeeded,
-        partitionkey: format!("media-{id}"),
-        timesource: TimeSource::Provider,
-        traceparent: None,
-        tracestate: None,
-        source_name: "test".into(),
-        data: RawValue::from_string(format!(r#"{{"n":{id},"pad":"{}"}}"#, "x".repeat(100)))
-            .expect("json"),
-    }
+    vodbridge_test_support::event(format!("id-{id}"), ty)
+        .media(&format!("media-{id}"))
+        .source("test")
+        .time("2024-01-01T00:00:00Z")
+        .data(&format!(r#"{{"n":{id},"pad":"{}"}}"#, "x".repeat(100)))
+        .build()
 }
 
 fn lines(path: &std::path::Path) -> Vec<serde_json::Value> {
@@ -40,20 +29,11 @@ fn lines(path: &std::path::Path) -> Vec<serde_json::Value> {
 
 fn open(config: FileSinkConfig) -> (FileSink, Registry) {
     let registry = Registry::new();
-    let metrics = FileSinkMetrics::register(&registry).expect("register");
+    let metrics = FileSinkMetrics::register("file", &registry).expect("register");
     (
         FileSink::open("file", config, metrics).expect("open"),
         registry,
     )
-}
-
-fn metric(registry: &Registry, name: &str) -> f64 {
-    registry
-        .gather()
-        .iter()
-        .filter(|f| f.name() == name)
-        .flat_map(|f| f.get_metric().iter().map(|m| m.get_counter().get_value()))
-        .sum()
 }
 
 #[tokio::test]
@@ -72,8 +52,11 @@ async fn publish_is_on_disk_when_it_returns() {
     assert_eq!(got[0]["id"], "id-1");
     assert_eq!(got[1]["type"], "vod.media.deleted");
     assert_eq!(got[0]["specversion"], "1.0");
-    assert_eq!(metric(&registry, "vodbridge_file_sink_fsyncs_total"), 1.0);
-    assert!(metric(&registry, "vodbridge_file_sink_bytes_written_total") > 200.0);
+    assert_eq!(
+        metric(&registry, "vodbridge_file_sink_fsyncs_total", &[]),
+        1.0
+    );
+    assert!(metric(&registry, "vodbridge_file_sink_bytes_written_total", &[]) > 200.0);
     let commit = registry
         .gather()
         .into_iter()
@@ -118,7 +101,7 @@ async fn concurrent_publishes_all_land_and_share_fsyncs() {
         let a: usize = pair[0]["data"]["n"].as_u64().expect("n") as usize;
         assert_eq!(pair[1]["data"]["n"].as_u64(), Some(a as u64 + 1));
     }
-    let fsyncs = metric(&registry, "vodbridge_file_sink_fsyncs_total");
+    let fsyncs = metric(&registry, "vodbridge_file_sink_fsyncs_total", &[]);
     assert!((1.0..=200.0).contains(&fsyncs), "fsyncs = {fsyncs}");
 }
 
@@ -144,7 +127,7 @@ async fn rotates_by_size_and_keeps_max_files() {
         !dir.path().join("events.jsonl.3").exists(),
         "only max_files rotated files are kept"
     );
-    assert!(metric(&registry, "vodbridge_file_sink_rotations_total") >= 3.0);
+    assert!(metric(&registry, "vodbridge_file_sink_rotations_total", &[]) >= 3.0);
     for p in [&path, &rotated1, &rotated2] {
         for line in lines(p) {
             assert!(line["id"].as_str().is_some());

@@ -181,15 +181,10 @@ impl Writer {
                 self.len += buf.len() as u64;
                 self.file = Some(file);
                 let m = &self.settings.metrics;
-                let sink = self.settings.sink.as_str();
-                m.bytes.with_label_values(&[sink]).inc_by(buf.len() as u64);
-                m.fsyncs.with_label_values(&[sink]).inc();
-                m.batch_events
-                    .with_label_values(&[sink])
-                    .observe(events as f64);
-                m.commit_seconds
-                    .with_label_values(&[sink])
-                    .observe(started.elapsed().as_secs_f64());
+                m.bytes.inc_by(buf.len() as u64);
+                m.fsyncs.inc();
+                m.batch_events.observe(events as f64);
+                m.commit_seconds.observe(started.elapsed().as_secs_f64());
                 Ok(())
             }
             Err(error) => {
@@ -209,11 +204,7 @@ impl Writer {
         self.file = None;
         match rotate(&self.settings.path, self.settings.max_files) {
             Ok(()) => {
-                self.settings
-                    .metrics
-                    .rotations
-                    .with_label_values(&[self.settings.sink.as_str()])
-                    .inc();
+                self.settings.metrics.rotations.inc();
                 debug!(sink = %self.settings.sink, path = %self.settings.path.display(), "rotated");
             }
             Err(error) => {

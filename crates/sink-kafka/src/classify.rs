@@ -103,11 +103,7 @@ pub(crate) fn classify(error: &KafkaError) -> (SinkErrorKind, &'static str) {
 /// A [`SinkError`] for `error` on sink `sink`.
 pub(crate) fn sink_error(sink: &str, error: &KafkaError, context: &str) -> SinkError {
     let (kind, reason) = classify(error);
-    let message = format!("{context}: {error}");
-    match kind {
-        SinkErrorKind::Retriable => SinkError::retriable(sink, reason, message),
-        SinkErrorKind::Permanent => SinkError::permanent(sink, reason, message),
-    }
+    SinkError::new(sink, kind, reason, format!("{context}: {error}")).with_source(error.clone())
 }
 
 #[cfg(test)]

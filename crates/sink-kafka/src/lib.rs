@@ -40,4 +40,4 @@ mod topics;
 
 pub use config::KafkaSinkConfig;
 pub use error::{KafkaSinkError, Result};
-pub use sink::{connect, KafkaSink};
+pub use sink::{build, connect, KafkaSink};

@@ -121,30 +121,15 @@ pub fn decode(
 #[cfg(test)]
 mod tests {
     use rdkafka::message::Headers;
-    use serde_json::value::RawValue;
-    use vodbridge_core::{Outcome, Provider, TimeSource, SPEC_VERSION};
 
     use super::*;
 
     fn event() -> CanonicalEvent {
-        CanonicalEvent {
-            specversion: SPEC_VERSION.into(),
-            id: "id-1".into(),
-            source: "/vodbridge/tc".into(),
-            ty: "vod.media.uploaded".into(),
-            subject: Some("m1".into()),
-            time: "2024-01-01T00:00:00Z".into(),
-            datacontenttype: CONTENT_TYPE_JSON.into(),
-            provider: Provider::Tencent,
-            providertype: "NewFileUpload".into(),
-            outcome: Outcome::Succeeded,
-            partitionkey: "m1".into(),
-            timesource: TimeSource::Provider,
-            traceparent: None,
-            tracestate: None,
-            source_name: "tc".into(),
-            data: RawValue::from_string(r#"{"media":{"id":"m1"}}"#.into()).expect("json"),
-        }
+        vodbridge_test_support::event("id-1", "vod.media.uploaded")
+            .media("m1")
+            .source("tc")
+            .time("2024-01-01T00:00:00Z")
+            .build()
     }
 
     const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";

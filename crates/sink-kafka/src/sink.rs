@@ -24,6 +24,16 @@ use crate::producer::ProducerSlot;
 use crate::topics::{TopicError, Topics};
 use crate::KafkaSinkConfig;
 
+/// Build a Kafka sink for the binary: [`connect`], behind the [`Sink`] trait. Every sink crate
+/// exports a `build` of this shape (name, its configuration, the metrics registry).
+pub async fn build(
+    name: String,
+    config: KafkaSinkConfig,
+    registry: &prometheus::Registry,
+) -> Result<Arc<dyn Sink>, KafkaSinkError> {
+    Ok(Arc::new(connect(name, config, registry).await?))
+}
+
 /// How long to wait before re-offering a message to a full producer queue.
 const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(5);
 
@@ -418,7 +428,8 @@ impl Sink for KafkaSink {
                 &self.inner.name,
                 "other",
                 format!("flush task failed: {error}"),
-            )),
+            )
+            .with_source(error)),
         }
     }
 }

@@ -160,28 +160,15 @@ pub(crate) fn valid_publish_subject(subject: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::value::RawValue;
-    use vodbridge_core::{Outcome, Provider, TimeSource};
 
     fn event() -> CanonicalEvent {
-        CanonicalEvent {
-            specversion: "1.0".into(),
-            id: "id-1".into(),
-            source: "/vodbridge/tc".into(),
-            ty: "vod.media.uploaded".into(),
-            subject: Some("media 1 €".into()),
-            time: "2024-01-01T00:00:00Z".into(),
-            datacontenttype: "application/json".into(),
-            provider: Provider::Tencent,
-            providertype: "NewFileUpload".into(),
-            outcome: Outcome::Succeeded,
-            partitionkey: "f".into(),
-            timesource: TimeSource::Provider,
-            traceparent: None,
-            tracestate: None,
-            source_name: "tc".into(),
-            data: RawValue::from_string(r#"{"a":1}"#.into()).expect("json"),
-        }
+        vodbridge_test_support::event("id-1", "vod.media.uploaded")
+            .source("tc")
+            .subject(Some("media 1 €"))
+            .partition_key("f")
+            .time("2024-01-01T00:00:00Z")
+            .data(r#"{"a":1}"#)
+            .build()
     }
 
     fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {

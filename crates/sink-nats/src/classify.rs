@@ -1,7 +1,19 @@
-//! Which JetStream publish failures are worth retrying, and the metric reason of each.
+//! Which publish failures (JetStream and core NATS) are worth retrying, and the metric reason
+//! of each.
 
+use async_nats::client::{PublishError as CorePublishError, PublishErrorKind as CoreKind};
 use async_nats::jetstream;
 use vodbridge_core::SinkErrorKind;
+
+/// Retriable or permanent, and the metric reason, for a core NATS publish failure.
+pub(crate) fn classify_core(e: &CorePublishError) -> (SinkErrorKind, &'static str) {
+    match e.kind() {
+        CoreKind::MaxPayloadExceeded => (SinkErrorKind::Permanent, "too_large"),
+        CoreKind::InvalidSubject => (SinkErrorKind::Permanent, "invalid_subject"),
+        // The client could not hand the message to its connection task (closed or gone).
+        CoreKind::Send => (SinkErrorKind::Retriable, "disconnected"),
+    }
+}
 
 /// Retriable or permanent, and the metric reason, for a JetStream publish failure.
 pub(crate) fn classify(e: &jetstream::context::PublishError) -> (SinkErrorKind, &'static str) {
@@ -59,5 +71,30 @@ mod tests {
             classify(&PublishError::new(K::WrongLastSequence)),
             (SinkErrorKind::Permanent, "rejected")
         );
+    }
+
+    #[test]
+    fn core_publish_failures_are_classified_like_jetstream_ones() {
+        for (kind, expected) in [
+            (
+                CoreKind::MaxPayloadExceeded,
+                (SinkErrorKind::Permanent, "too_large"),
+            ),
+            (
+                CoreKind::InvalidSubject,
+                (SinkErrorKind::Permanent, "invalid_subject"),
+            ),
+            (CoreKind::Send, (SinkErrorKind::Retriable, "disconnected")),
+        ] {
+            assert_eq!(
+                classify_core(&CorePublishError::new(kind)),
+                expected,
+                "{kind:?}"
+            );
+            assert!(
+                crate::metrics::REASONS.contains(&expected.1),
+                "{kind:?}: reason counted"
+            );
+        }
     }
 }

@@ -41,4 +41,4 @@ mod stream;
 pub use config::{NatsSinkConfig, StreamConfig, StreamStorage};
 pub use error::NatsSinkError;
 pub use options::connect_client;
-pub use sink::{connect, NatsSink};
+pub use sink::{build, connect, NatsSink};

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
-use vodbridge_core::Sink;
+use vodbridge_core::{ErrorChain, Sink};
 use vodbridge_ingress::forward::{spawn_forwarders, ForwardMetrics};
 use vodbridge_ingress::http::{
     admin_router, router, serve as serve_http, AdminState, ConnectionMetrics, HttpSettings,
@@ -24,10 +24,9 @@ use vodbridge_ingress::http::{
 };
 use vodbridge_ingress::poller::Poller;
 use vodbridge_ingress::{DeadLetterRoute, Dispatcher, Readiness};
-use vodbridge_sink_file::{FileSink, FileSinkMetrics};
 use vodbridge_spool::{Spool, SpoolConfig};
 
-use crate::config::{resolve_sources, Config, SinkConfig};
+use crate::config::{resolve_sources, Config, SinkConfig, SinkSettings};
 use crate::telemetry;
 
 /// Run the bridge with `config` until a shutdown signal.
@@ -202,7 +201,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let remaining = deadline.saturating_duration_since(Instant::now());
     match dispatcher.flush(remaining).await {
         Ok(()) => info!("sinks flushed; bye"),
-        Err(e) => warn!(error = %e, "sinks not flushed before the shutdown deadline"),
+        Err(e) => warn!(error = %ErrorChain(&e), "sinks not flushed before the shutdown deadline"),
     }
     Ok(())
 }
@@ -292,47 +291,26 @@ async fn build_sinks(
     config: &Config,
     registry: &Registry,
 ) -> anyhow::Result<HashMap<String, Arc<dyn Sink>>> {
-    let mut file_metrics = None;
     let mut sinks: HashMap<String, Arc<dyn Sink>> = HashMap::new();
     for sink in &config.sinks {
-        let built: Arc<dyn Sink> = match sink {
-            SinkConfig::File { name, config } => {
-                let metrics = match &file_metrics {
-                    Some(m) => Clone::clone(m),
-                    None => file_metrics
-                        .insert(FileSinkMetrics::register(registry)?)
-                        .clone(),
-                };
-                Arc::new(
-                    FileSink::open(name.clone(), config.clone(), metrics).with_context(|| {
-                        format!("sink `{name}` (file {})", config.path.display())
-                    })?,
-                )
-            }
-            SinkConfig::Kafka { name, config } => Arc::new(
-                with_deadline(vodbridge_sink_kafka::connect(
-                    name.clone(),
-                    config.clone(),
-                    registry,
-                ))
-                .await
-                .with_context(|| format!("sink `{name}` (kafka)"))?
-                .with_context(|| format!("sink `{name}` (kafka)"))?,
-            ),
-            SinkConfig::Nats { name, config } => Arc::new(
-                with_deadline(vodbridge_sink_nats::connect(
-                    name.clone(),
-                    config.clone(),
-                    registry,
-                ))
-                .await
-                .with_context(|| format!("sink `{name}` (nats)"))?
-                .with_context(|| format!("sink `{name}` (nats)"))?,
-            ),
-        };
-        sinks.insert(sink.name().to_owned(), built);
+        let built = with_deadline(build_sink(sink, registry))
+            .await
+            .and_then(|built| built)
+            .with_context(|| format!("sink `{}` ({})", sink.name, sink.kind()))?;
+        sinks.insert(sink.name.clone(), built);
     }
     Ok(sinks)
+}
+
+/// One sink from its configuration: every sink crate exports a `build(name, config, registry)`,
+/// so a new sink type is one [`SinkSettings`] variant and one arm here.
+async fn build_sink(sink: &SinkConfig, registry: &Registry) -> anyhow::Result<Arc<dyn Sink>> {
+    let name = sink.name.clone();
+    Ok(match sink.settings.clone() {
+        SinkSettings::File(config) => vodbridge_sink_file::build(name, config, registry).await?,
+        SinkSettings::Kafka(config) => vodbridge_sink_kafka::build(name, config, registry).await?,
+        SinkSettings::Nats(config) => vodbridge_sink_nats::build(name, config, registry).await?,
+    })
 }
 
 /// Connecting to a broker must not hang start-up forever.

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use tracing::{debug, error, warn};
-use vodbridge_core::{DeadLetter, TraceContext, TraceOrigin};
+use vodbridge_core::{DeadLetter, ErrorChain, TraceContext, TraceOrigin};
 use vodbridge_normalizer::{dead_letter_id, normalize, SourceContext};
 
 use super::error::CallbackError;
@@ -140,7 +140,7 @@ async fn accept(
                 &trace,
             )
             .await?;
-            return Err(CallbackError::Malformed(err.to_string()));
+            return Err(CallbackError::Malformed(err));
         }
     };
     for event in &mut events {
@@ -164,7 +164,7 @@ async fn accept(
         .deliver(events)
         .await
         .map_err(|e| {
-            debug!(source = %source.name, trace_id = %trace, error = %e, "callback not delivered; asking the sender to retry");
+            debug!(source = %source.name, trace_id = %trace, error = %ErrorChain(&e), "callback not delivered; asking the sender to retry");
             CallbackError::Delivery(e)
         })?;
     debug!(source = %source.name, trace_id = %trace, events = count, "callback delivered");
@@ -206,7 +206,7 @@ async fn dead_letter(
             Ok(())
         }
         Err(delivery) => {
-            error!(source = %source.name, trace_id = %trace, reason, error = %delivery, "dead letter not stored; asking the sender to retry");
+            error!(source = %source.name, trace_id = %trace, reason, error = %ErrorChain(&delivery), "dead letter not stored; asking the sender to retry");
             Err(CallbackError::DeadLetterFailed(delivery))
         }
     }

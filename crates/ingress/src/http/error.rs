@@ -6,6 +6,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http::{header, HeaderValue, StatusCode};
 
+use vodbridge_normalizer::NormalizeError;
+
 use super::verify::AuthError;
 use crate::dispatch::DeliveryError;
 
@@ -31,9 +33,10 @@ pub enum CallbackError {
     /// Signature or token check failed.
     #[error("not authenticated: {0}")]
     Unauthorized(#[from] AuthError),
-    /// The body could not be normalized; it was stored as a dead letter.
+    /// The body could not be normalized; it was stored as a dead letter. The text keeps the
+    /// normalizer's reason (the answer's `message` and the dead letter's `reason` say the same).
     #[error("payload rejected: {0}")]
-    Malformed(String),
+    Malformed(#[source] NormalizeError),
     /// The body could not be normalized and the dead letter was not acknowledged either.
     #[error("payload rejected and could not be stored; retry later")]
     DeadLetterFailed(#[source] DeliveryError),

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
-use vodbridge_core::{DeadLetter, Provider, TraceContext};
+use vodbridge_core::{DeadLetter, ErrorChain, Provider, TraceContext};
 use vodbridge_normalizer::{dead_letter_id, normalize_pulled, SourceContext};
 
 use super::client::{Action, ErrorClass};
@@ -206,7 +206,7 @@ async fn handle_batch(shared: &Shared, raw: Vec<Box<RawValue>>) -> BatchEnd {
         Ok(()) => confirm.extend(event_handles),
         Err(e) => {
             failed = true;
-            warn!(source = %shared.source_name, trace_id = %trace, error = %e, events = count, "delivery failed; events stay unconfirmed and come back in 30 s");
+            warn!(source = %shared.source_name, trace_id = %trace, error = %ErrorChain(&e), events = count, "delivery failed; events stay unconfirmed and come back in 30 s");
             metrics
                 .events_unconfirmed
                 .with_label_values(&["sink_failed"])
@@ -222,7 +222,7 @@ async fn handle_batch(shared: &Shared, raw: Vec<Box<RawValue>>) -> BatchEnd {
             }
             Err(e) => {
                 failed = true;
-                error!(source = %shared.source_name, trace_id = %trace, error = %e, reason = reason.reason(), "dead letter not acknowledged; event stays unconfirmed");
+                error!(source = %shared.source_name, trace_id = %trace, error = %ErrorChain(&e), reason = reason.reason(), "dead letter not acknowledged; event stays unconfirmed");
                 if handle.is_some() {
                     metrics
                         .events_unconfirmed

@@ -182,20 +182,7 @@ pub async fn send(
 
 /// Sum of a counter family's samples whose labels include every `(name, value)` in `labels`.
 pub fn counter(registry: &Registry, family: &str, labels: &[(&str, &str)]) -> f64 {
-    registry
-        .gather()
-        .iter()
-        .filter(|f| f.name() == family)
-        .flat_map(|f| f.get_metric().iter())
-        .filter(|m| {
-            labels.iter().all(|(k, v)| {
-                m.get_label()
-                    .iter()
-                    .any(|l| l.name() == *k && l.value() == *v)
-            })
-        })
-        .map(|m| m.get_counter().get_value())
-        .sum()
+    vodbridge_test_support::metrics::metric(registry, family, labels)
 }
 
 pub fn unix_now() -> i64 {

@@ -9,32 +9,15 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
-use serde_json::value::RawValue;
-use vodbridge_core::{
-    CanonicalEvent, Outcome, Provider, TimeSource, CONTENT_TYPE_JSON, SPEC_VERSION,
-};
+use vodbridge_core::CanonicalEvent;
 
 /// A canonical event of type `ty` about media `media`, numbered `n`.
 pub(crate) fn event(ty: &str, media: &str, n: usize) -> CanonicalEvent {
-    CanonicalEvent {
-        specversion: SPEC_VERSION.into(),
-        id: format!("{media}-{n}"),
-        source: "/vodbridge/tencent-main".into(),
-        ty: ty.into(),
-        subject: Some(media.into()),
-        time: "2024-05-06T09:49:33Z".into(),
-        datacontenttype: CONTENT_TYPE_JSON.into(),
-        provider: Provider::Tencent,
-        providertype: "NewFileUpload".into(),
-        outcome: Outcome::Succeeded,
-        partitionkey: media.into(),
-        timesource: TimeSource::Provider,
-        traceparent: None,
-        tracestate: None,
-        source_name: "tencent-main".into(),
-        data: RawValue::from_string(format!(r#"{{"media":{{"id":"{media}"}},"n":{n}}}"#))
-            .expect("json"),
-    }
+    vodbridge_test_support::event(format!("{media}-{n}"), ty)
+        .media(media)
+        .source("tencent-main")
+        .data(&format!(r#"{{"media":{{"id":"{media}"}},"n":{n}}}"#))
+        .build()
 }
 
 /// One consumed record, owned.

@@ -7,31 +7,14 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer};
 use futures::StreamExt as _;
-use serde_json::value::RawValue;
-use vodbridge_core::{CanonicalEvent, Outcome, Provider, TimeSource};
+use vodbridge_core::CanonicalEvent;
 use vodbridge_sink_nats::{NatsSink, NatsSinkConfig, StreamConfig};
 
 /// A canonical event literal (the normalizer is not needed to test a sink).
 pub fn event(id: &str, ty: &str) -> CanonicalEvent {
-    CanonicalEvent {
-        specversion: "1.0".into(),
-        id: id.into(),
-        source: "/vodbridge/tencent".into(),
-        ty: ty.into(),
-        subject: Some(format!("media-{id}")),
-        time: "2024-05-06T09:49:33Z".into(),
-        datacontenttype: "application/json".into(),
-        provider: Provider::Tencent,
-        providertype: "NewFileUpload".into(),
-        outcome: Outcome::Succeeded,
-        partitionkey: format!("media-{id}"),
-        timesource: TimeSource::Provider,
-        traceparent: None,
-        tracestate: None,
-        source_name: "tencent".into(),
-        data: RawValue::from_string(format!(r#"{{"media":{{"id":"media-{id}"}},"n":"{id}"}}"#))
-            .expect("valid json"),
-    }
+    vodbridge_test_support::event(id, ty)
+        .data(&format!(r#"{{"media":{{"id":"media-{id}"}},"n":"{id}"}}"#))
+        .build()
 }
 
 /// A JetStream sink config that creates stream `VOD` on `vod.>`.
@@ -130,25 +113,5 @@ pub fn header<'a>(msg: &'a async_nats::Message, name: &str) -> Option<&'a str> {
 /// Sum of a metric's samples whose labels contain every `(name, value)` of `labels` (counters and
 /// gauges: the value; histograms: the sample count).
 pub fn metric(registry: &prometheus::Registry, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let mut sum = 0.0;
-    for family in registry.gather().iter().filter(|f| f.name() == name) {
-        for m in family.get_metric() {
-            if !labels.iter().all(|(k, v)| {
-                m.get_label()
-                    .iter()
-                    .any(|l| l.name() == *k && l.value() == *v)
-            }) {
-                continue;
-            }
-            sum += match family.get_field_type() {
-                prometheus::proto::MetricType::COUNTER => m.get_counter().get_value(),
-                prometheus::proto::MetricType::GAUGE => m.get_gauge().get_value(),
-                prometheus::proto::MetricType::HISTOGRAM => {
-                    m.get_histogram().get_sample_count() as f64
-                }
-                _ => 0.0,
-            };
-        }
-    }
-    sum
+    vodbridge_test_support::metrics::metric(registry, name, labels)
 }

@@ -24,7 +24,7 @@ use prometheus::Registry;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use vodbridge_core::{CanonicalEvent, DeadLetter, TypeFilter};
+use vodbridge_core::{CanonicalEvent, DeadLetter, ErrorChain, TypeFilter};
 use vodbridge_ingress::{DeliveryError, Dispatcher};
 
 pub use input::InputSpec;
@@ -255,7 +255,7 @@ async fn execute(config: Config, run: Run) -> anyhow::Result<ExitCode> {
     progress.finish();
     if let Some(dispatcher) = &dispatcher {
         if let Err(e) = dispatcher.flush(Duration::from_secs(10)).await {
-            warn!(error = %e, "sinks not flushed");
+            warn!(error = %ErrorChain(&e), "sinks not flushed");
         }
     }
     let failed = outcome.as_ref().err().map(|e| format!("{e:#}"));
@@ -294,7 +294,7 @@ async fn deliver(dispatcher: &Dispatcher, events: &[CanonicalEvent]) -> Result<(
         match dispatcher.deliver(events.to_vec()).await {
             Ok(()) => return Ok(()),
             Err(e) if e.is_retriable() && attempt < ATTEMPTS => {
-                warn!(error = %e, attempt, "publish failed; retrying");
+                warn!(error = %ErrorChain(&e), attempt, "publish failed; retrying");
                 tokio::time::sleep(retry_delay(attempt)).await;
                 attempt += 1;
             }
@@ -310,7 +310,7 @@ async fn dead_letter(dispatcher: &Dispatcher, letter: &DeadLetter) -> Result<(),
         match dispatcher.dead_letter(letter).await {
             Ok(()) => return Ok(()),
             Err(e) if e.is_retriable() && attempt < ATTEMPTS => {
-                warn!(error = %e, attempt, "dead letter not published; retrying");
+                warn!(error = %ErrorChain(&e), attempt, "dead letter not published; retrying");
                 tokio::time::sleep(retry_delay(attempt)).await;
                 attempt += 1;
             }

@@ -232,67 +232,56 @@ impl SourceConfig {
     }
 }
 
-/// One `[[sinks]]` entry: `name`, `type` and the fields of that type.
+/// One `[[sinks]]` entry: `name`, `type` and the keys of that type.
 ///
-/// Deserialized by hand rather than with `#[serde(tag = "type")]` + `#[serde(flatten)]`, because
-/// flattening silently disables `deny_unknown_fields` of the inner config and a misspelt key
-/// would be ignored instead of refused.
+/// `name` is taken off by hand and the rest deserialized as [`SinkSettings`], rather than with
+/// `#[serde(flatten)]`, because flattening silently disables `deny_unknown_fields` of the inner
+/// config and a misspelt key would be ignored instead of refused.
 #[derive(Debug, Clone)]
-#[allow(clippy::large_enum_variant)] // a handful of sinks, read once at start-up
-pub enum SinkConfig {
-    /// JSON Lines file, fsynced before acknowledging (see `vodbridge_sink_file::FileSinkConfig`).
-    File {
-        /// Unique sink name (logs, metrics, `dead_letter.sink`).
-        name: String,
-        /// File sink settings.
-        config: FileSinkConfig,
-    },
-    /// Kafka topics (see `vodbridge_sink_kafka::KafkaSinkConfig`).
-    Kafka {
-        /// Unique sink name.
-        name: String,
-        /// Kafka sink settings.
-        config: KafkaSinkConfig,
-    },
-    /// NATS subjects (see `vodbridge_sink_nats::NatsSinkConfig`).
-    Nats {
-        /// Unique sink name.
-        name: String,
-        /// NATS sink settings.
-        config: NatsSinkConfig,
-    },
+pub struct SinkConfig {
+    /// Unique sink name (logs, metrics, `dead_letter.sink`).
+    pub name: String,
+    /// The sink's `type` and that type's settings.
+    pub settings: SinkSettings,
+    /// The `type` key as written (for messages).
+    kind: String,
 }
 
-/// The `type` values of `[[sinks]]`.
-const SINK_TYPES: &[&str] = &["file", "kafka", "nats"];
+/// The `type` of a `[[sinks]]` entry with the settings of that type: one variant per sink
+/// crate, named by its `type` value. Adding a sink type is one variant here and one match arm
+/// in `run::build_sink` (plus its example block in `config/example.toml` and its row in
+/// `scripts/gen_config_reference.py`, which write the documentation).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // a handful of sinks, read once at start-up
+pub enum SinkSettings {
+    /// JSON Lines file, fsynced before acknowledging (see `vodbridge_sink_file::FileSinkConfig`).
+    File(FileSinkConfig),
+    /// Kafka topics (see `vodbridge_sink_kafka::KafkaSinkConfig`).
+    Kafka(KafkaSinkConfig),
+    /// NATS subjects (see `vodbridge_sink_nats::NatsSinkConfig`).
+    Nats(NatsSinkConfig),
+}
 
 impl<'de> Deserialize<'de> for SinkConfig {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error as _;
         let mut dict = figment::value::Dict::deserialize(deserializer)?;
-        let mut take = |key: &'static str| match dict.remove(key) {
-            Some(figment::value::Value::String(_, s)) => Ok(s),
+        let string = |key: &'static str, value: Option<&figment::value::Value>| match value {
+            Some(figment::value::Value::String(_, s)) => Ok(s.clone()),
             Some(_) => Err(D::Error::custom(format!("`{key}` must be a string"))),
             None => Err(D::Error::missing_field(key)),
         };
-        let name = take("name")?;
-        let kind = take("type")?;
-        let rest = figment::value::Value::from(dict);
-        let fail = |e: figment::Error| D::Error::custom(format!("sink `{name}` ({kind}): {e}"));
-        Ok(match kind.as_str() {
-            "file" => SinkConfig::File {
-                config: rest.deserialize().map_err(fail)?,
-                name,
-            },
-            "kafka" => SinkConfig::Kafka {
-                config: rest.deserialize().map_err(fail)?,
-                name,
-            },
-            "nats" => SinkConfig::Nats {
-                config: rest.deserialize().map_err(fail)?,
-                name,
-            },
-            other => return Err(D::Error::unknown_variant(other, SINK_TYPES)),
+        let name = string("name", dict.remove("name").as_ref())?;
+        // `type` stays in: it selects the variant. Read here only to name it in errors.
+        let kind = string("type", dict.get("type"))?;
+        let settings = figment::value::Value::from(dict)
+            .deserialize()
+            .map_err(|e| D::Error::custom(format!("sink `{name}` ({kind}): {e}")))?;
+        Ok(SinkConfig {
+            name,
+            settings,
+            kind,
         })
     }
 }
@@ -300,20 +289,12 @@ impl<'de> Deserialize<'de> for SinkConfig {
 impl SinkConfig {
     /// The configured name.
     pub fn name(&self) -> &str {
-        match self {
-            SinkConfig::File { name, .. }
-            | SinkConfig::Kafka { name, .. }
-            | SinkConfig::Nats { name, .. } => name,
-        }
+        &self.name
     }
 
-    /// The `type` key.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            SinkConfig::File { .. } => "file",
-            SinkConfig::Kafka { .. } => "kafka",
-            SinkConfig::Nats { .. } => "nats",
-        }
+    /// The `type` key (`file`, `kafka`, `nats`).
+    pub fn kind(&self) -> &str {
+        &self.kind
     }
 }
 
@@ -369,8 +350,8 @@ impl Config {
     /// subject of a Kafka or NATS sink. `None` without sinks (refused by validation anyway).
     pub fn default_dead_letter(&self) -> Option<DeadLetterConfig> {
         let sink = self.sinks.first()?;
-        let destination = match sink {
-            SinkConfig::File { config, .. } => {
+        let destination = match &sink.settings {
+            SinkSettings::File(config) => {
                 let name = if config.path.file_name() == Some(DEFAULT_DEAD_LETTER_FILE.as_ref()) {
                     // The events file already has that name: do not share it.
                     format!("{DEFAULT_DEAD_LETTER_TOPIC}.jsonl")
@@ -383,9 +364,8 @@ impl Config {
                     .to_string_lossy()
                     .into_owned()
             }
-            SinkConfig::Kafka { .. } | SinkConfig::Nats { .. } => {
-                DEFAULT_DEAD_LETTER_TOPIC.to_owned()
-            }
+            // Brokers: a topic or subject of that name.
+            _ => DEFAULT_DEAD_LETTER_TOPIC.to_owned(),
         };
         Some(DeadLetterConfig {
             sink: sink.name().to_owned(),

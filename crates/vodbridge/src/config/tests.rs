@@ -28,7 +28,7 @@ fn embedded_default_is_valid_and_local_only() {
     assert!(c.server.listen.ip().is_loopback());
     assert!(c.server.admin_listen.ip().is_loopback());
     assert!(
-        matches!(&c.sinks[0], SinkConfig::File { config, .. } if config.path == Path::new("data/events.jsonl"))
+        matches!(&c.sinks[0].settings, SinkSettings::File(config) if config.path == Path::new("data/events.jsonl"))
     );
     assert_eq!(
         c.dead_letter.as_ref().map(|d| d.destination.as_str()),
@@ -256,4 +256,30 @@ fn subject_patterns_match_as_nats_does() {
     assert!(!m("a.b", "a.b.c"));
     assert!(!m("a.b.c", "a.b"));
     assert!(m(">", "anything.at.all"));
+}
+
+#[test]
+fn sink_keys_are_checked_for_each_type() {
+    // `deny_unknown_fields` of every sink config still applies through the tagged enum.
+    for kind in ["file", "kafka", "nats"] {
+        let e = err(&one_sink(kind, "pathh = \"x\""));
+        assert!(
+            e.contains(&format!("sink `first` ({kind})")) && e.contains("`pathh`"),
+            "{kind}: {e}"
+        );
+    }
+    let nested =
+        "jetstream = true\n[sinks.stream]\nname = \"VOD\"\nsubjects = [\"vod.>\"]\nbogus = 1";
+    let e = err(&one_sink("nats", nested));
+    assert!(e.contains("`bogus`"), "{e}");
+    let unknown = one_sink("file", "").replacen("type = \"file\"", "type = \"s3\"", 1);
+    let e = err(&unknown);
+    assert!(
+        e.contains("sink `first` (s3)") && e.contains("`file`, `kafka`, `nats`"),
+        "{e}"
+    );
+    let not_text = one_sink("file", "").replacen("type = \"file\"", "type = 3", 1);
+    assert!(err(&not_text).contains("`type` must be a string"));
+    let no_type = one_sink("file", "").replacen("type = \"file\"\n", "", 1);
+    assert!(err(&no_type).contains("missing field `type`"));
 }

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use anyhow::{bail, ensure};
 
-use super::{resolve_sources, Config, SinkConfig};
+use super::{resolve_sources, Config, SinkSettings};
 
 impl Config {
     /// Check names, references and limits; resolve secrets once so a missing file or variable
@@ -103,7 +103,7 @@ impl Config {
             return out;
         };
         for sink in &self.sinks {
-            let SinkConfig::Nats { name, config } = sink else {
+            let (name, SinkSettings::Nats(config)) = (&sink.name, &sink.settings) else {
                 continue;
             };
             let Some(stream) = config.stream.as_ref().filter(|_| config.jetstream) else {

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use vodbridge_core::CanonicalEvent;
 
-use crate::config::{Config, SinkConfig};
+use crate::config::{Config, SinkSettings};
 
 pub(crate) use file::FileInput;
 pub(crate) use kafka::KafkaInput;
@@ -128,8 +128,8 @@ impl Input {
                 let (name, sink) = config
                     .sinks
                     .iter()
-                    .find_map(|s| match s {
-                        SinkConfig::Kafka { name, config } => Some((name, config)),
+                    .find_map(|s| match &s.settings {
+                        SinkSettings::Kafka(config) => Some((&s.name, config)),
                         _ => None,
                     })
                     .context("--input kafka://… needs a Kafka sink in the configuration (its connection is used)")?;
@@ -141,8 +141,8 @@ impl Input {
                 let (name, sink) = config
                     .sinks
                     .iter()
-                    .find_map(|s| match s {
-                        SinkConfig::Nats { name, config } => Some((name, config)),
+                    .find_map(|s| match &s.settings {
+                        SinkSettings::Nats(config) => Some((&s.name, config)),
                         _ => None,
                     })
                     .context("--input nats://… needs a NATS sink in the configuration (its connection is used)")?;
