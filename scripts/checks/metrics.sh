@@ -39,6 +39,12 @@ for family in vodbridge_build_info vodbridge_callbacks_received_total vodbridge_
   vodbridge_traceparent_invalid_total; do
   grep -q "^$family" "$WORK/metrics.txt" || { echo "metric $family missing" >&2; exit 1; }
 done
+# Every family above exists from start-up (zeros for dashboards); these must also have counted the
+# callback and the dead letter.
+for family in vodbridge_sink_events_published_total vodbridge_file_sink_fsyncs_total vodbridge_dead_letters_total; do
+  awk -v f="$family" '$1 ~ "^" f "({|$)" && $2 >= 1 { found = 1 } END { exit !found }' "$WORK/metrics.txt" ||
+    { echo "metric $family never counted past 0" >&2; grep "^$family" "$WORK/metrics.txt" >&2; exit 1; }
+done
 
 kill -TERM "$PID"
 status=0; wait "$PID" || status=$?

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer};
 use futures::StreamExt as _;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
@@ -576,6 +578,18 @@ async fn replay_of_a_transactional_topic_ends_at_its_last_commit_marker() {
         })
         .collect();
     let topic = "archive.txn";
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .expect("admin client");
+    let created = admin
+        .create_topics(
+            [&NewTopic::new(topic, 1, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        )
+        .await
+        .expect("create topics request");
+    assert!(created.iter().all(Result::is_ok), "{created:?}");
     tokio::task::block_in_place(|| produce_in_transactions(&brokers, topic, &events));
 
     let out_path = dir.path().join("backfill.jsonl");
@@ -617,4 +631,12 @@ partitions = 1
         .map(|e| e["id"].as_str().expect("id").to_owned())
         .collect();
     assert_eq!(ids, ["txn-0", "txn-1", "txn-2"]);
+
+    // The group's offset is past the last record: a second run reads nothing and ends cleanly.
+    let again = backfill("replay", &config, &format!("kafka://{topic}"), &[]);
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    assert_eq!(
+        summary_line(&again, "replay"),
+        "replay: read 0, published 0, dead-lettered again 0, skipped 0, bad 0, failed 0"
+    );
 }

@@ -132,13 +132,13 @@ struct SinkMetrics {
 #[derive(Clone)]
 pub struct Dispatcher {
     sinks: Arc<[Arc<dyn Sink>]>,
-    dead_letter: Option<DeadLetterRoute>,
+    /// The dead-letter route with the label handles of its sink: one never exists without the
+    /// other.
+    dead_letter: Option<(DeadLetterRoute, Arc<SinkMetrics>)>,
     ack_timeout: Duration,
     metrics: Metrics,
     /// Label handles of each sink (same index as `sinks`).
     handles: Arc<[SinkMetrics]>,
-    /// Label handles of the dead-letter route's sink.
-    dead_letter_handles: Option<Arc<SinkMetrics>>,
     /// With `[spool]`: where deliveries and dead letters go instead of the sinks.
     spool: Option<Spool>,
 }
@@ -153,12 +153,12 @@ impl Dispatcher {
     ) -> prometheus::Result<Self> {
         let metrics = Metrics::register(registry)?;
         let handles = sinks.iter().map(|s| metrics.for_sink(s.name())).collect();
-        let dead_letter_handles = dead_letter
-            .as_ref()
-            .map(|route| Arc::new(metrics.for_sink(route.sink.name())));
+        let dead_letter = dead_letter.map(|route| {
+            let handles = Arc::new(metrics.for_sink(route.sink.name()));
+            (route, handles)
+        });
         Ok(Self {
             handles,
-            dead_letter_handles,
             sinks: sinks.into(),
             dead_letter,
             ack_timeout,
@@ -182,7 +182,7 @@ impl Dispatcher {
 
     /// The dead-letter route, when one is configured.
     pub fn dead_letter_route(&self) -> Option<&DeadLetterRoute> {
-        self.dead_letter.as_ref()
+        self.dead_letter.as_ref().map(|(route, _)| route)
     }
 
     /// The configured sinks.
@@ -235,7 +235,7 @@ impl Dispatcher {
 
     /// Publish a dead letter to the dead-letter route. `Ok` only when acknowledged.
     pub async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), DeliveryError> {
-        let route = self
+        let (route, handles) = self
             .dead_letter
             .as_ref()
             .ok_or(DeliveryError::NoDeadLetterRoute)?;
@@ -246,10 +246,6 @@ impl Dispatcher {
                 .map_err(DeliveryError::Spool);
         }
         let event = [letter.to_event()];
-        let handles = self
-            .dead_letter_handles
-            .as_deref()
-            .ok_or(DeliveryError::NoDeadLetterRoute)?;
         let result = self
             .publish_one(
                 route.sink.as_ref(),

@@ -296,7 +296,12 @@ async fn build_sinks(
         let built = with_deadline(build_sink(sink, registry))
             .await
             .and_then(|built| built)
-            .with_context(|| format!("sink `{}` ({})", sink.name, sink.kind()))?;
+            .with_context(|| match &sink.settings {
+                SinkSettings::File(file) => {
+                    format!("sink `{}` (file {})", sink.name, file.path.display())
+                }
+                _ => format!("sink `{}` ({})", sink.name, sink.kind()),
+            })?;
         sinks.insert(sink.name.clone(), built);
     }
     Ok(sinks)

@@ -41,9 +41,11 @@ impl InFlightLimit {
 }
 
 /// What an admitted chunk holds until it is settled: its permits and its share of the gauge.
+/// Fields drop in order: the gauge goes down before the permits are released, so a `flush`
+/// woken by the permits never sees events still counted in flight.
 pub(super) struct Admitted<'a> {
-    _permits: SemaphorePermit<'a>,
     _gauge: InFlight<'a>,
+    _permits: SemaphorePermit<'a>,
 }
 
 impl NatsSink {

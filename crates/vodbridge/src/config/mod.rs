@@ -365,7 +365,7 @@ impl Config {
                     .into_owned()
             }
             // Brokers: a topic or subject of that name.
-            _ => DEFAULT_DEAD_LETTER_TOPIC.to_owned(),
+            SinkSettings::Kafka(_) | SinkSettings::Nats(_) => DEFAULT_DEAD_LETTER_TOPIC.to_owned(),
         };
         Some(DeadLetterConfig {
             sink: sink.name().to_owned(),

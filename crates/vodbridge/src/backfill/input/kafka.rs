@@ -28,10 +28,25 @@ const LINGER: Duration = Duration::from_millis(50);
 /// One partition's progress.
 #[derive(Debug, Clone, Copy)]
 struct Partition {
-    /// The next offset to hand out.
+    /// Where the run began in it.
+    start: i64,
+    /// The next offset to hand out, and to commit.
     next: i64,
     /// The high watermark when the run began: the run ends at it.
     end: i64,
+    /// librdkafka said the fetch reached the partition's end before `next` did: the offsets
+    /// left below `end` hold no record (a transaction marker, a compacted tail). `next` is not
+    /// moved, since that end was the fetched replica's, which may lag the leader's `end`; a
+    /// later run re-reads the markers and ends at once.
+    finished: bool,
+}
+
+impl Partition {
+    /// Offsets behind this run in the partition (all of them once it finished).
+    fn progress(&self) -> u64 {
+        let at = if self.finished { self.end } else { self.next };
+        u64::try_from(at.min(self.end) - self.start).unwrap_or(0)
+    }
 }
 
 /// The topic being read.
@@ -40,8 +55,8 @@ pub(crate) struct KafkaInput {
     topic: String,
     group: String,
     partitions: BTreeMap<i32, Partition>,
+    /// Offsets between the starts and the ends: an upper bound on the records to read.
     total: u64,
-    read: u64,
 }
 
 impl KafkaInput {
@@ -91,7 +106,7 @@ impl KafkaInput {
             .with_context(|| format!("kafka: cannot assign the partitions of `{topic}`"))?;
         let total = partitions
             .values()
-            .map(|p| u64::try_from(p.end - p.next).unwrap_or(0))
+            .map(|p| u64::try_from(p.end - p.start).unwrap_or(0))
             .sum();
         Ok(Self {
             consumer,
@@ -99,12 +114,13 @@ impl KafkaInput {
             group: group.to_owned(),
             partitions,
             total,
-            read: 0,
         })
     }
 
     fn done(&self) -> bool {
-        self.partitions.values().all(|p| p.next >= p.end)
+        self.partitions
+            .values()
+            .all(|p| p.finished || p.next >= p.end)
     }
 
     /// Up to `max` records in offset order per partition; empty once every partition reached
@@ -119,17 +135,17 @@ impl KafkaInput {
             };
             let message = match tokio::time::timeout(wait, self.consumer.recv()).await {
                 Ok(Ok(message)) => message,
-                // Everything the partition held when the fetch got there was delivered before
-                // this: with the end taken at the start, the partition is done.
+                // librdkafka queues this behind the partition's last records: what the fetched
+                // replica held was delivered.
                 Ok(Err(KafkaError::PartitionEOF(partition))) => {
                     if let Some(p) = self.partitions.get_mut(&partition) {
-                        p.next = p.next.max(p.end);
+                        p.finished = true;
                     }
                     continue;
                 }
                 Ok(Err(e)) => return Err(e).context("kafka: cannot read"),
                 Err(_) if batch.is_empty() => anyhow::bail!(
-                    "kafka: no record from `{}` within {IDLE_TIMEOUT:?} although {} remain(s) below the watermarks taken at the start",
+                    "kafka: no record from `{}` within {IDLE_TIMEOUT:?} although {} offset(s) remain below the watermarks taken at the start",
                     self.topic,
                     self.remaining()
                 ),
@@ -150,7 +166,6 @@ impl KafkaInput {
                 continue;
             }
             p.next = offset + 1;
-            self.read += 1;
             let event = vodbridge_sink_kafka::message::decode(message.headers(), message.payload())
                 .map_err(|e| {
                     let reason = match e {
@@ -171,8 +186,9 @@ impl KafkaInput {
         Ok(batch)
     }
 
+    /// Offsets not yet behind the run.
     fn remaining(&self) -> u64 {
-        self.total.saturating_sub(self.read)
+        self.total.saturating_sub(self.records_read())
     }
 
     /// Commit the next offset of every partition to the group.
@@ -187,12 +203,14 @@ impl KafkaInput {
             .with_context(|| format!("kafka: cannot commit the offsets of group `{}`", self.group))
     }
 
+    /// Offsets to read through (records, plus markers and gaps).
     pub(crate) fn total_records(&self) -> u64 {
         self.total
     }
 
+    /// Offsets behind the run.
     pub(crate) fn records_read(&self) -> u64 {
-        self.read
+        self.partitions.values().map(Partition::progress).sum()
     }
 
     pub(crate) fn describe(&self) -> String {
@@ -202,7 +220,7 @@ impl KafkaInput {
             .map(|(partition, p)| format!("{partition}:{}..{}", p.next, p.end))
             .collect();
         format!(
-            "kafka topic {} as group {} ({} record(s); partition:from..to {})",
+            "kafka topic {} as group {} ({} offset(s); partition:from..to {})",
             self.topic,
             self.group,
             self.total,
@@ -245,7 +263,15 @@ fn start_and_end(
             Some(Offset::Offset(n)) => n.clamp(low, high),
             _ => low,
         };
-        partitions.insert(p.id(), Partition { next, end: high });
+        partitions.insert(
+            p.id(),
+            Partition {
+                start: next,
+                next,
+                end: high,
+                finished: false,
+            },
+        );
     }
     Ok(partitions)
 }
