@@ -275,3 +275,30 @@ fn start_and_end(
     }
     Ok(partitions)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partition(start: i64, next: i64, end: i64, finished: bool) -> Partition {
+        Partition {
+            start,
+            next,
+            end,
+            finished,
+        }
+    }
+
+    #[test]
+    fn progress_counts_offsets_and_a_finished_partition_whole() {
+        assert_eq!(partition(10, 10, 20, false).progress(), 0);
+        assert_eq!(partition(10, 15, 20, false).progress(), 5);
+        // Ended by librdkafka's signal with a marker at 19: all of it is behind the run, while
+        // `next` (what is committed) stays at the first offset not read.
+        let ended = partition(10, 19, 20, true);
+        assert_eq!(ended.progress(), 10);
+        assert_eq!(ended.next, 19);
+        // A committed start on a marker, the end already reached by the group.
+        assert_eq!(partition(20, 20, 20, false).progress(), 0);
+    }
+}
