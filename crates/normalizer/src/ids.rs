@@ -26,6 +26,8 @@ use serde::Deserializer;
 use sha2::{Digest, Sha256};
 use vodbridge_core::Provider;
 
+use crate::NormalizeError;
+
 /// Hex characters in an id (128 bits of the SHA-256 digest).
 pub const ID_HEX_LEN: usize = 32;
 
@@ -35,19 +37,23 @@ pub(crate) fn event_id(
     provider: Provider,
     json: &str,
     exclude: &[&str],
-) -> Result<String, serde_json::Error> {
+) -> Result<String, NormalizeError> {
     let mut buf = Buf::with_capacity(json.len());
     let mut scratch = Scratch::new();
     let mut de = serde_json::Deserializer::from_str(json);
-    Canon {
+    let parsed = Canon {
         out: &mut buf,
         scratch: &mut scratch,
         depth: 1,
         exclude,
     }
-    .deserialize(&mut de)?;
-    de.end()?;
-    Ok(hash(provider, &buf))
+    .deserialize(&mut de)
+    .and_then(|_| de.end());
+    match parsed {
+        Ok(()) => Ok(hash(provider, &buf)),
+        Err(_) if scratch.too_deep => Err(NormalizeError::TooDeep),
+        Err(e) => Err(NormalizeError::json(json, e)),
+    }
 }
 
 /// The id of a canonical form: SHA-256 over `provider`, a NUL and the form.
@@ -233,6 +239,8 @@ fn key_start(out: &[u8], start: usize, end: usize) -> usize {
 struct Scratch {
     entries: Vec<Entry>,
     tail: Vec<u8>,
+    /// Set when a value nested past [`MAX_EVENT_DEPTH`] was refused: the parse's error is that.
+    too_deep: bool,
 }
 
 /// Open members the entry stack holds without growing: an event's deepest chain of open objects
@@ -243,7 +251,11 @@ impl Scratch {
     /// Taken from the thread's reused ones (see [`pool`]) when it has one.
     fn new() -> Self {
         let (entries, tail) = pool::take_entries(ENTRIES_RESERVE);
-        Scratch { entries, tail }
+        Scratch {
+            entries,
+            tail,
+            too_deep: false,
+        }
     }
 }
 
@@ -277,12 +289,11 @@ impl<'de> DeserializeSeed<'de> for Canon<'_, '_> {
 /// consumers' parsers stop at 128 levels (serde_json's default, a common choice): 100 leaves room.
 pub(crate) const MAX_EVENT_DEPTH: u32 = 100;
 
-/// The message of the error [`check_depth`] raises; [`crate::NormalizeError::json`] recognizes it.
-pub(crate) const TOO_DEEP_MESSAGE: &str = "event nests deeper than the accepted depth";
-
-fn check_depth<E: de::Error>(depth: u32) -> Result<(), E> {
+/// Refuse a value at nesting level `depth` past [`MAX_EVENT_DEPTH`], and record why in `scratch`.
+fn check_depth<E: de::Error>(depth: u32, scratch: &mut Scratch) -> Result<(), E> {
     if depth > MAX_EVENT_DEPTH {
-        Err(E::custom(TOO_DEEP_MESSAGE))
+        scratch.too_deep = true;
+        Err(E::custom("event nests deeper than the accepted depth"))
     } else {
         Ok(())
     }
@@ -355,7 +366,7 @@ impl<'de> Visitor<'de> for Canon<'_, '_> {
         Ok(false)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        check_depth::<A::Error>(self.depth)?;
+        check_depth::<A::Error>(self.depth, self.scratch)?;
         self.out.push(TAG_ARR);
         // Nulls inside arrays are positional, so they are kept.
         while seq
@@ -371,7 +382,7 @@ impl<'de> Visitor<'de> for Canon<'_, '_> {
         Ok(false)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        check_depth::<A::Error>(self.depth)?;
+        check_depth::<A::Error>(self.depth, self.scratch)?;
         let depth = self.depth;
         let exclude = if depth == 1 { self.exclude } else { &[] };
         let out = self.out;
@@ -457,7 +468,7 @@ fn close_object(out: &mut Vec<u8>, scratch: &mut Scratch, body: usize, base: usi
     if !sorted {
         // Members sorted by key text (UTF-8 byte order; duplicates keep input order, hence
         // the tie-break on position), then copied back in that order.
-        let Scratch { entries, tail } = &mut *scratch;
+        let Scratch { entries, tail, .. } = &mut *scratch;
         tail.clear();
         tail.extend_from_slice(&out[body..]);
         let key = |e: &Entry| &tail[e.key_start - body..e.key_end - body];

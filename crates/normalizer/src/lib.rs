@@ -70,7 +70,8 @@ pub fn normalize(
         Provider::Tencent => match std::str::from_utf8(body) {
             Ok(text) => tencent::normalize(text, ctx),
             Err(_) => {
-                let raw: &RawValue = serde_json::from_slice(body).map_err(NormalizeError::json)?;
+                let raw: &RawValue =
+                    serde_json::from_slice(body).map_err(|e| NormalizeError::json(body, e))?;
                 tencent::normalize(raw.get(), ctx)
             }
         },
@@ -78,7 +79,8 @@ pub fn normalize(
         Provider::Volcengine => match std::str::from_utf8(body) {
             Ok(text) => volcengine::normalize(text, ctx),
             Err(_) => {
-                let raw: &RawValue = serde_json::from_slice(body).map_err(NormalizeError::json)?;
+                let raw: &RawValue =
+                    serde_json::from_slice(body).map_err(|e| NormalizeError::json(body, e))?;
                 volcengine::normalize(raw.get(), ctx)
             }
         },
@@ -103,10 +105,12 @@ pub fn pull_events_elements(body: &[u8]) -> Result<Vec<&RawValue>, NormalizeErro
     // serde's derived structs also read a JSON array positionally: refuse anything but an object,
     // as `normalize` does for the same body.
     if body.trim_ascii_start().first() != Some(&b'{') {
-        let _: &RawValue = serde_json::from_slice(body).map_err(NormalizeError::json)?;
+        let _: &RawValue =
+            serde_json::from_slice(body).map_err(|e| NormalizeError::json(body, e))?;
         return Err(NormalizeError::NotObject);
     }
-    let outer: Outer<'_> = serde_json::from_slice(body).map_err(NormalizeError::json)?;
+    let outer: Outer<'_> =
+        serde_json::from_slice(body).map_err(|e| NormalizeError::json(body, e))?;
     let response = outer
         .response
         .ok_or(NormalizeError::field("Response", "an object"))?;

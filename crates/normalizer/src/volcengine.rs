@@ -149,10 +149,11 @@ pub(crate) fn normalize(
             Some((env, id)) => (
                 env,
                 Some(id),
-                Original::of_body(text).map_err(NormalizeError::json)?,
+                Original::of_body(text).map_err(|e| NormalizeError::json(text, e))?,
             ),
             None => {
-                let raw: &RawValue = serde_json::from_str(text).map_err(NormalizeError::json)?;
+                let raw: &RawValue =
+                    serde_json::from_str(text).map_err(|e| NormalizeError::json(text, e))?;
                 (lenient::view(raw.get())?, None, Original::Raw(raw))
             }
         };
@@ -178,8 +179,7 @@ pub(crate) fn normalize(
     let outcome = outcome(&env, data, &mut x);
     let id = match id {
         Some(id) => id,
-        None => ids::event_id(Provider::Volcengine, raw.get(), ID_EXCLUDED)
-            .map_err(NormalizeError::json)?,
+        None => ids::event_id(Provider::Volcengine, raw.get(), ID_EXCLUDED)?,
     };
     let header = Header {
         provider: Provider::Volcengine,

@@ -207,7 +207,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for TeeVisitor<'_, '_, V> {
         self.v.visit_string(s)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
-        check_depth::<A::Error>(self.depth)?;
+        check_depth::<A::Error>(self.depth, &mut self.buf.scratch)?;
         self.buf.out.push(TAG_ARR);
         let value = self.v.visit_seq(TeeSeq {
             seq,
@@ -218,7 +218,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for TeeVisitor<'_, '_, V> {
         Ok(value)
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
-        check_depth::<A::Error>(self.depth)?;
+        check_depth::<A::Error>(self.depth, &mut self.buf.scratch)?;
         self.buf.out.push(TAG_OBJ);
         let body = self.buf.out.len();
         let base = self.buf.scratch.entries.len();

@@ -83,7 +83,7 @@ pub(super) fn event(
     } else {
         Outcome::Succeeded
     };
-    let id = ids::event_id(Provider::Tencent, raw.get(), &[]).map_err(NormalizeError::json)?;
+    let id = ids::event_id(Provider::Tencent, raw.get(), &[])?;
     let header = Header {
         provider: Provider::Tencent,
         providertype: &vendor_type,

@@ -43,7 +43,7 @@ pub(crate) fn normalize(
             .collect();
     }
     // The split accepted the text as one JSON object.
-    let raw = Original::of_body(text).map_err(NormalizeError::json)?;
+    let raw = Original::of_body(text).map_err(|e| NormalizeError::json(text, e))?;
     if top.get("EventType").is_none() && top.get("eventType").is_some() {
         return legacy::event(raw, &top, ctx).map(|e| vec![e]);
     }
@@ -53,7 +53,7 @@ pub(crate) fn normalize(
 /// One pulled `EventSet` element.
 pub(crate) fn pulled(raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
     let parsed = serde_json::from_str::<&RawValue>(raw_event)
-        .map_err(NormalizeError::json)
+        .map_err(|e| NormalizeError::json(raw_event, e))
         .and_then(|raw| Ok((raw, event_members(raw.get())?)));
     match parsed {
         Err(e) => PulledEvent {
@@ -126,8 +126,7 @@ fn event(
     }
     let id = match top.event_id(Provider::Tencent, ID_EXCLUDED) {
         Some(id) => id,
-        None => ids::event_id(Provider::Tencent, raw.get(), ID_EXCLUDED)
-            .map_err(NormalizeError::json)?,
+        None => ids::event_id(Provider::Tencent, raw.get(), ID_EXCLUDED)?,
     };
     let header = Header {
         provider: Provider::Tencent,
