@@ -1,6 +1,7 @@
 //! Tencent Cloud VOD: normal-callback bodies (`EventContent` v3 and the legacy v2 format),
 //! `PullEvents` responses and single pulled `EventSet` elements.
 
+mod event_set;
 mod legacy;
 mod payload;
 mod response;
@@ -14,7 +15,7 @@ use vodbridge_core::{CanonicalEvent, Provider};
 use crate::lenient::{self, Obj, Scalar};
 use crate::record::{self, Header, Original};
 use crate::{ids, types, NormalizeError, PulledEvent, SourceContext, UNMAPPED_TYPE};
-pub(crate) use response::pull_response;
+pub(crate) use event_set::pull_response;
 pub(crate) use split::Members;
 use split::{body_members, event_members, BodyResponse};
 
@@ -28,8 +29,11 @@ pub(crate) fn normalize(
     ctx: &SourceContext<'_>,
 ) -> Result<Vec<CanonicalEvent>, NormalizeError> {
     if response::looks_like_pull_response(text) {
-        if let Some(events) = response::normalize_in_one_pass(text, ctx) {
-            return events;
+        if let Some(elements) = response::split_in_one_pass(text) {
+            return elements?
+                .iter()
+                .map(|e| event(e.original, &e.members, ctx))
+                .collect();
         }
     }
     // The split validates the whole body (a `PullEvents` body needs nothing more), so a single
@@ -37,7 +41,7 @@ pub(crate) fn normalize(
     let mut top = body_members(text)?;
     // `body_members` captures the elements raw.
     if let Some(BodyResponse::Raw(response)) = top.take_response() {
-        return response::elements(response.0)?
+        return event_set::elements(response.0)?
             .into_iter()
             .map(|element| event(Original::Raw(element), &event_members(element.get())?, ctx))
             .collect();

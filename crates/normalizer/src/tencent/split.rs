@@ -17,8 +17,8 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use vodbridge_core::Provider;
 
+use super::event_set::MaybeResponse;
 use super::payload::Payload;
-use super::response::MaybeResponse;
 use crate::ids::{self, Buf, TeeBuf, TeeSeed};
 use crate::lenient::{Key, Obj, Scalar};
 use crate::{types, NormalizeError};
