@@ -13,10 +13,8 @@
 //! value while a typed view is deserialized from it, and [`ObjectWriter`] assembles an object
 //! from members its caller split off itself.
 
-mod pool;
 mod tee;
 
-pub(crate) use pool::Buf;
 pub(crate) use tee::{view_with_id, TeeBuf, TeeSeed};
 
 use std::fmt;
@@ -38,7 +36,7 @@ pub(crate) fn event_id(
     json: &str,
     exclude: &[&str],
 ) -> Result<String, NormalizeError> {
-    let mut buf = Buf::with_capacity(json.len());
+    let mut buf = Vec::with_capacity(json.len());
     let mut scratch = Scratch::new();
     let mut de = serde_json::Deserializer::from_str(json);
     let parsed = Canon {
@@ -74,7 +72,7 @@ fn hash(provider: Provider, canonical: &[u8]) -> String {
 /// of an event) is not copied at all.
 pub(crate) struct ObjectWriter<'x> {
     /// The members written here (keys, and values not written elsewhere), in input order.
-    out: Buf,
+    out: Vec<u8>,
     /// The members' entries (at the bottom of the stack), and working memory for raw values.
     scratch: Scratch,
     sorted: bool,
@@ -88,7 +86,7 @@ impl<'x> ObjectWriter<'x> {
     /// (the canonical form is about as long as the JSON text).
     pub(crate) fn new(capacity: usize, exclude: &'x [&'x str]) -> Self {
         ObjectWriter {
-            out: Buf::with_capacity(capacity),
+            out: Vec::with_capacity(capacity),
             scratch: Scratch::new(),
             sorted: true,
             exclude,
@@ -248,23 +246,11 @@ struct Scratch {
 const ENTRIES_RESERVE: usize = 32;
 
 impl Scratch {
-    /// Taken from the thread's reused ones (see [`pool`]) when it has one.
     fn new() -> Self {
-        let (entries, tail) = pool::take_entries(ENTRIES_RESERVE);
         Scratch {
-            entries,
-            tail,
-            too_deep: false,
+            entries: Vec::with_capacity(ENTRIES_RESERVE),
+            ..Scratch::default()
         }
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        pool::give_entries(
-            std::mem::take(&mut self.entries),
-            std::mem::take(&mut self.tail),
-        );
     }
 }
 

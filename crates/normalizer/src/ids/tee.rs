@@ -19,8 +19,8 @@ use serde::{forward_to_deserialize_any, Deserialize, Deserializer};
 use vodbridge_core::Provider;
 
 use super::{
-    check_depth, close_object, hash, key_start, push_entry, write_str, Buf, Entry, Scratch,
-    TAG_ARR, TAG_ARR_END, TAG_FALSE, TAG_FLOAT, TAG_INT, TAG_NULL, TAG_OBJ, TAG_TRUE, TAG_UINT,
+    check_depth, close_object, hash, key_start, push_entry, write_str, Entry, Scratch, TAG_ARR,
+    TAG_ARR_END, TAG_FALSE, TAG_FLOAT, TAG_INT, TAG_NULL, TAG_OBJ, TAG_TRUE, TAG_UINT,
 };
 
 /// Parse `json` as the view `T` and, in the same pass, compute the id [`super::event_id`] gives
@@ -47,7 +47,7 @@ pub(crate) fn view_with_id<'a, T: Deserialize<'a>>(
 /// The canonical form written by a tee.
 #[derive(Default)]
 pub(crate) struct TeeBuf {
-    pub(crate) out: Buf,
+    pub(crate) out: Vec<u8>,
     scratch: Scratch,
     /// Whether the value written last was `null` (objects drop `null` members).
     pub(crate) null: bool,
@@ -56,7 +56,7 @@ pub(crate) struct TeeBuf {
 impl TeeBuf {
     pub(crate) fn with_capacity(capacity: usize) -> Self {
         TeeBuf {
-            out: Buf::with_capacity(capacity),
+            out: Vec::with_capacity(capacity),
             scratch: Scratch::new(),
             null: false,
         }

@@ -19,7 +19,7 @@ use vodbridge_core::Provider;
 
 use super::event_set::MaybeResponse;
 use super::payload::Payload;
-use crate::ids::{self, Buf, TeeBuf, TeeSeed};
+use crate::ids::{self, TeeBuf, TeeSeed};
 use crate::lenient::{Key, Obj, Scalar};
 use crate::{types, NormalizeError};
 
@@ -33,7 +33,7 @@ pub(crate) struct Members<'a> {
     /// The canonical form of the typed payload's value (written while it was read, so the id
     /// needs no second parse of the payload, the bulk of an event) and how many of `members`
     /// came before it.
-    payload_canon: Buf,
+    payload_canon: Vec<u8>,
     payload_at: usize,
     /// The first non-`null` `Response` of a body, split while it is read (then not in
     /// `members`); only when the split was asked to look for one.
@@ -183,7 +183,7 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
         // Events have a handful of members (or a few dozen, when every payload is spelled out).
         let mut members = Vec::with_capacity(8);
         let mut payload = None;
-        let mut payload_canon = Buf::default();
+        let mut payload_canon = Vec::new();
         let mut payload_at = 0;
         let mut response = None;
         let mut bounds: Option<(usize, usize)> = None;
@@ -291,13 +291,17 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
 struct Early<'a> {
     key: &'static str,
     payload: Obj<Box<Payload<'a>>>,
-    canon: Buf,
+    canon: Vec<u8>,
     /// How many members came before it.
     at: usize,
 }
 
 /// A typed payload as [`Members`] holds it: the member and view, its canonical form, its position.
-type Typed<'a> = (Option<(&'static str, Obj<Box<Payload<'a>>>)>, Buf, usize);
+type Typed<'a> = (
+    Option<(&'static str, Obj<Box<Payload<'a>>>)>,
+    Vec<u8>,
+    usize,
+);
 
 impl<'a> Early<'a> {
     fn accept(self) -> Typed<'a> {
