@@ -54,6 +54,21 @@ pub struct PulledEvent {
     pub result: Result<CanonicalEvent, NormalizeError>,
 }
 
+/// Which reading of an input produces its events. Both give byte-identical output (events, ids
+/// and errors); the differential property test and the `normalize_differential` fuzz target hold
+/// them to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Path {
+    /// One pass where it can: the Tencent payload read into its view during the member split, a
+    /// `PullEvents` body's elements split while it is read, the id's canonical form written while
+    /// the views are read (`ids::tee`), `data` written by hand. Any surprise falls back to the
+    /// reference reading.
+    Fast,
+    /// The plain reading: members captured raw, each view parsed from its raw value, the id from
+    /// a second parse of the event text, `data` serialized by serde.
+    Reference,
+}
+
 /// Normalize one HTTP callback body (Tencent `EventContent` v3 or legacy v2; Volcengine callback
 /// envelope). A Tencent `PullEvents` response (`{"Response":{"EventSet":[…]}}`) is accepted too,
 /// which is what `vodbridge normalize` uses for saved poller responses; it yields one event per
@@ -64,33 +79,55 @@ pub fn normalize(
     body: &[u8],
     ctx: &SourceContext<'_>,
 ) -> Result<Vec<CanonicalEvent>, NormalizeError> {
+    normalize_along(Path::Fast, provider, body, ctx)
+}
+
+/// [`normalize`] along the plain reference path: the same output byte for byte, at a higher
+/// cost. For differential tests of the fast path.
+#[doc(hidden)]
+pub fn normalize_reference(
+    provider: Provider,
+    body: &[u8],
+    ctx: &SourceContext<'_>,
+) -> Result<Vec<CanonicalEvent>, NormalizeError> {
+    normalize_along(Path::Reference, provider, body, ctx)
+}
+
+fn normalize_along(
+    path: Path,
+    provider: Provider,
+    body: &[u8],
+    ctx: &SourceContext<'_>,
+) -> Result<Vec<CanonicalEvent>, NormalizeError> {
+    if provider == Provider::Vodbridge {
+        return Err(NormalizeError::UnsupportedProvider);
+    }
+    // The mappers' parse validates the whole body itself, so it is not scanned an extra time
+    // just to be validated; only a body that is not UTF-8 is, to report the error.
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => text,
+        Err(_) => {
+            let raw: &RawValue =
+                serde_json::from_slice(body).map_err(|e| NormalizeError::json(body, e))?;
+            raw.get()
+        }
+    };
     match provider {
-        // The Tencent split validates the whole body itself, so a `PullEvents` body is not
-        // scanned an extra time just to be validated; the slow path only finds the error.
-        Provider::Tencent => match std::str::from_utf8(body) {
-            Ok(text) => tencent::normalize(text, ctx),
-            Err(_) => {
-                let raw: &RawValue =
-                    serde_json::from_slice(body).map_err(|e| NormalizeError::json(body, e))?;
-                tencent::normalize(raw.get(), ctx)
-            }
-        },
-        // Likewise the Volcengine envelope view validates the whole body.
-        Provider::Volcengine => match std::str::from_utf8(body) {
-            Ok(text) => volcengine::normalize(text, ctx),
-            Err(_) => {
-                let raw: &RawValue =
-                    serde_json::from_slice(body).map_err(|e| NormalizeError::json(body, e))?;
-                volcengine::normalize(raw.get(), ctx)
-            }
-        },
+        Provider::Tencent => tencent::normalize(path, text, ctx),
+        Provider::Volcengine => volcengine::normalize(path, text, ctx),
         Provider::Vodbridge => Err(NormalizeError::UnsupportedProvider),
     }
 }
 
 /// Normalize one raw element of a Tencent `PullEvents` `Response.EventSet` (JSON text).
 pub fn normalize_pulled(raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
-    tencent::pulled(raw_event, ctx)
+    tencent::pulled(Path::Fast, raw_event, ctx)
+}
+
+/// [`normalize_pulled`] along the plain reference path (see [`normalize_reference`]).
+#[doc(hidden)]
+pub fn normalize_pulled_reference(raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
+    tencent::pulled(Path::Reference, raw_event, ctx)
 }
 
 /// Split a Tencent `PullEvents` response body into its raw `EventSet` elements (for the poller,

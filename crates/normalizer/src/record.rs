@@ -19,7 +19,7 @@ use vodbridge_core::{
 };
 
 use crate::time::format_rfc3339;
-use crate::SourceContext;
+use crate::{Path, SourceContext};
 use json::Written;
 
 /// Everything a mapper found in one vendor event.
@@ -205,6 +205,7 @@ pub(crate) struct Header<'h> {
 
 /// Assemble the canonical event.
 pub(crate) fn build(
+    path: Path,
     h: Header<'_>,
     x: Extract<'_>,
     original: Original<'_>,
@@ -226,7 +227,11 @@ pub(crate) fn build(
         storage_region: x.storage_region.as_deref(),
         original,
     };
-    let data = <Box<RawValue>>::deserialize(Written(data.to_json())).unwrap_or_else(|_| {
+    let written = match path {
+        Path::Fast => <Box<RawValue>>::deserialize(Written(data.to_json())).ok(),
+        Path::Reference => None,
+    };
+    let data = written.unwrap_or_else(|| {
         // Serializing borrowed strings, finite numbers and verbatim JSON cannot fail; the
         // fallback keeps the original at least.
         serde_json::value::to_raw_value(&data).unwrap_or_else(|_| {

@@ -7,7 +7,7 @@ use vodbridge_core::{CanonicalEvent, Outcome, Provider};
 use super::{event_type, Members};
 use crate::lenient::{self, nonempty, number, obj, Obj, Scalar};
 use crate::record::{self, Extract, Header, Original};
-use crate::{ids, types, NormalizeError, SourceContext, UNMAPPED_TYPE};
+use crate::{ids, types, NormalizeError, Path, SourceContext, UNMAPPED_TYPE};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -44,6 +44,7 @@ struct MetaData<'a> {
 
 /// A v2 body (the whole body is the event; nothing is excluded from the id).
 pub(super) fn event(
+    path: Path,
     raw: Original<'_>,
     top: &Members<'_>,
     ctx: &SourceContext<'_>,
@@ -92,5 +93,5 @@ pub(super) fn event(
         id,
         time: None,
     };
-    Ok(record::build(header, x, raw, ctx))
+    Ok(record::build(path, header, x, raw, ctx))
 }

@@ -14,7 +14,7 @@ use vodbridge_core::{CanonicalEvent, Provider};
 
 use crate::lenient::{self, Obj, Scalar};
 use crate::record::{self, Header, Original};
-use crate::{ids, types, NormalizeError, PulledEvent, SourceContext, UNMAPPED_TYPE};
+use crate::{ids, types, NormalizeError, Path, PulledEvent, SourceContext, UNMAPPED_TYPE};
 pub(crate) use event_set::pull_response;
 pub(crate) use split::Members;
 use split::{body_members, event_members, BodyResponse};
@@ -25,40 +25,47 @@ const ID_EXCLUDED: &[&str] = &["EventHandle", "Sign", "T", "sign", "t"];
 
 /// A whole body: a v3 event, a v2 event or a `PullEvents` response.
 pub(crate) fn normalize(
+    path: Path,
     text: &str,
     ctx: &SourceContext<'_>,
 ) -> Result<Vec<CanonicalEvent>, NormalizeError> {
-    if response::looks_like_pull_response(text) {
+    if path == Path::Fast && response::looks_like_pull_response(text) {
         if let Some(elements) = response::split_in_one_pass(text) {
             return elements?
                 .iter()
-                .map(|e| event(e.original, &e.members, ctx))
+                .map(|e| event(path, e.original, &e.members, ctx))
                 .collect();
         }
     }
-    // The split validates the whole body (a `PullEvents` body needs nothing more), so a single
-    // event's `original` is the body text itself, not scanned again.
-    let mut top = body_members(text)?;
+    let mut top = body_members(path, text)?;
     // `body_members` captures the elements raw.
     if let Some(BodyResponse::Raw(response)) = top.take_response() {
         return event_set::elements(response.0)?
             .into_iter()
-            .map(|element| event(Original::Raw(element), &event_members(element.get())?, ctx))
+            .map(|element| {
+                let members = event_members(path, element.get())?;
+                event(path, Original::Raw(element), &members, ctx)
+            })
             .collect();
     }
-    // The split accepted the text as one JSON object.
-    let raw = Original::of_body(text).map_err(|e| NormalizeError::json(text, e))?;
-    if top.get("EventType").is_none() && top.get("eventType").is_some() {
-        return legacy::event(raw, &top, ctx).map(|e| vec![e]);
+    // The split accepted the text as one JSON object, so on the fast path a single event's
+    // `original` is the body text itself, not scanned again.
+    let raw = match path {
+        Path::Fast => Original::of_body(text),
+        Path::Reference => serde_json::from_str(text).map(Original::Raw),
     }
-    event(raw, &top, ctx).map(|e| vec![e])
+    .map_err(|e| NormalizeError::json(text, e))?;
+    if top.get("EventType").is_none() && top.get("eventType").is_some() {
+        return legacy::event(path, raw, &top, ctx).map(|e| vec![e]);
+    }
+    event(path, raw, &top, ctx).map(|e| vec![e])
 }
 
 /// One pulled `EventSet` element.
-pub(crate) fn pulled(raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
+pub(crate) fn pulled(path: Path, raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
     let parsed = serde_json::from_str::<&RawValue>(raw_event)
         .map_err(|e| NormalizeError::json(raw_event, e))
-        .and_then(|raw| Ok((raw, event_members(raw.get())?)));
+        .and_then(|raw| Ok((raw, event_members(path, raw.get())?)));
     match parsed {
         Err(e) => PulledEvent {
             handle: None,
@@ -72,7 +79,7 @@ pub(crate) fn pulled(raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
                 .map(Cow::into_owned);
             PulledEvent {
                 handle,
-                result: event(Original::Raw(raw), &top, ctx),
+                result: event(path, Original::Raw(raw), &top, ctx),
             }
         }
     }
@@ -80,6 +87,7 @@ pub(crate) fn pulled(raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
 
 /// A v3 `EventContent` object.
 fn event(
+    path: Path,
     raw: Original<'_>,
     top: &Members<'_>,
     ctx: &SourceContext<'_>,
@@ -128,7 +136,11 @@ fn event(
         x.error_code = code;
         x.error_message = message;
     }
-    let id = match top.event_id(Provider::Tencent, ID_EXCLUDED) {
+    let split_id = match path {
+        Path::Fast => top.event_id(Provider::Tencent, ID_EXCLUDED),
+        Path::Reference => None,
+    };
+    let id = match split_id {
         Some(id) => id,
         None => ids::event_id(Provider::Tencent, raw.get(), ID_EXCLUDED)?,
     };
@@ -141,7 +153,7 @@ fn event(
         // EventContent carries no occurrence time (see docs/events.md, "time").
         time: None,
     };
-    Ok(record::build(header, x, raw, ctx))
+    Ok(record::build(path, header, x, raw, ctx))
 }
 
 /// The payload member of an unmapped type: `<EventType>Event`, `<EventType>`, else the object

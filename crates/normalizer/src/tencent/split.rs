@@ -21,7 +21,7 @@ use super::event_set::MaybeResponse;
 use super::payload::Payload;
 use crate::ids::{self, TeeBuf, TeeSeed};
 use crate::lenient::{Key, Obj, Scalar};
-use crate::{types, NormalizeError};
+use crate::{types, NormalizeError, Path};
 
 /// The top-level members of a JSON object, values kept as raw JSON.
 pub(crate) struct Members<'a> {
@@ -316,14 +316,23 @@ fn first_payload_key(key: &str) -> Option<&'static str> {
         .find_map(|m| m.payload_keys.first().copied().filter(|k| *k == key))
 }
 
-/// Parse `raw` as an event object (or fail with [`NormalizeError::NotObject`]), reading the payload of a mapped type in the same pass.
-pub(super) fn event_members(raw: &str) -> Result<Members<'_>, NormalizeError> {
-    Members::parse_event(raw, ResponseMode::Ignore)?.ok_or(NormalizeError::NotObject)
+/// Parse `raw` as an event object (or fail with [`NormalizeError::NotObject`]); on the fast path
+/// reading the payload of a mapped type in the same pass.
+pub(super) fn event_members(path: Path, raw: &str) -> Result<Members<'_>, NormalizeError> {
+    split(path, raw, ResponseMode::Ignore)
 }
 
 /// [`event_members`] of a whole body, splitting a `PullEvents` `Response` in the same pass.
-pub(super) fn body_members(raw: &str) -> Result<Members<'_>, NormalizeError> {
-    Members::parse_event(raw, ResponseMode::Raw)?.ok_or(NormalizeError::NotObject)
+pub(super) fn body_members(path: Path, raw: &str) -> Result<Members<'_>, NormalizeError> {
+    split(path, raw, ResponseMode::Raw)
+}
+
+fn split(path: Path, raw: &str, response: ResponseMode) -> Result<Members<'_>, NormalizeError> {
+    match path {
+        Path::Fast => Members::parse_event(raw, response),
+        Path::Reference => Members::parse_with(raw, false, response),
+    }?
+    .ok_or(NormalizeError::NotObject)
 }
 
 #[cfg(test)]
@@ -380,7 +389,7 @@ mod tests {
             ),
         ];
         for (json, typed) in cases {
-            let members = event_members(json).expect("an event");
+            let members = event_members(Path::Fast, json).expect("an event");
             assert_eq!(members.typed_payload().is_some(), typed, "{json}");
             let expected =
                 ids::event_id(Provider::Tencent, json, super::super::ID_EXCLUDED).expect("valid");
@@ -391,7 +400,7 @@ mod tests {
             );
         }
         // A member that cannot be decoded leaves the id (and its error) to the whole text.
-        let members = event_members(r#"{"EventType":"NewFileUpload","X":"\ud800"}"#)
+        let members = event_members(Path::Fast, r#"{"EventType":"NewFileUpload","X":"\ud800"}"#)
             .expect("split keeps it raw");
         assert_eq!(members.event_id(Provider::Tencent, &[]), None);
     }
