@@ -185,7 +185,7 @@ pub(crate) fn dead_letter_id(source_name: &str, body: &[u8]) -> String {
 
 fn short_hex(digest: &[u8]) -> String {
     // Into a stack buffer, then one exact allocation: `hex::encode` collects a char iterator into
-    // a growing `String`, which cost about 1 % of a small event.
+    // a growing `String`.
     let digest = &digest[..ID_HEX_LEN / 2];
     let mut buf = [0u8; ID_HEX_LEN];
     match hex::encode_to_slice(digest, &mut buf)
@@ -242,7 +242,7 @@ struct Scratch {
 }
 
 /// Open members the entry stack holds without growing: an event's deepest chain of open objects
-/// rarely has more members than this in total (growing it from empty cost 2 % of a small event).
+/// rarely has more members than this in total (so it is not grown from empty per event).
 const ENTRIES_RESERVE: usize = 32;
 
 impl Scratch {
@@ -426,7 +426,8 @@ impl<'de> Visitor<'de> for Canon<'_, '_> {
 /// Record a member just written to `out` (the object's entries start at `base` of the stack);
 /// `sorted` turns false once a key is smaller than the one before it.
 // Inlined: called out of line, the entry built in the caller's frame was read back with wider
-// loads than it was stored with, which stalled on every member (5 % of a `PullEvents` body).
+// loads than it was stored with, which stalled on every member (docs/performance.md,
+// "Normalizer").
 #[inline(always)]
 fn push_entry(out: &[u8], scratch: &mut Scratch, base: usize, entry: Entry, sorted: &mut bool) {
     // Once an object is known to need sorting, its keys need no more comparing.

@@ -138,8 +138,8 @@ pub(crate) enum Original<'a> {
 impl<'a> Original<'a> {
     /// The original of a whole body `text`, which the mapper's parse has accepted.
     ///
-    /// Why not a `&RawValue`: one can only be had by scanning the text once more (a fifth of the
-    /// cost of normalizing a small callback), yet the text is already known to be one JSON value.
+    /// Why not a `&RawValue`: one can only be had by scanning the text once more, yet the text is
+    /// already known to be one JSON value.
     /// So it is written verbatim the way serde_json writes a `RawValue` (`RAW_VALUE_MARKER`);
     /// should that ever stop working (it relies on a serde_json-internal name, checked once
     /// here), the text is scanned into a `RawValue` as before.

@@ -19,7 +19,8 @@ pub struct TypeMapping {
     pub payload_keys: &'static [&'static str],
 }
 
-const fn t(
+/// A Tencent row.
+const fn tencent(
     vendor_type: &'static str,
     payload_keys: &'static [&'static str],
     canonical_type: &'static str,
@@ -33,7 +34,8 @@ const fn t(
     }
 }
 
-const fn v(
+/// A Volcengine row.
+const fn volcengine(
     vendor_type: &'static str,
     canonical_type: &'static str,
     task_kind: &'static str,
@@ -48,49 +50,49 @@ const fn v(
 
 /// Tencent Cloud VOD `EventContent.EventType` values (API 2018-07-17, plus 2017-compatible ones).
 pub(crate) const TENCENT: &[TypeMapping] = &[
-    t(
+    tencent(
         "NewFileUpload",
         &["FileUploadEvent"],
         "vod.media.uploaded",
         "upload",
     ),
-    t(
+    tencent(
         "PullComplete",
         &["PullCompleteEvent"],
         "vod.media.pulled",
         "pull",
     ),
-    t(
+    tencent(
         "FileDeleted",
         &["FileDeleteEvent"],
         "vod.media.deleted",
         "delete",
     ),
-    t(
+    tencent(
         "ProcedureStateChanged",
         &["ProcedureStateChangeEvent"],
         "vod.workflow.completed",
         "workflow",
     ),
-    t(
+    tencent(
         "EditMediaComplete",
         &["EditMediaCompleteEvent"],
         "vod.media.edited",
         "edit",
     ),
-    t(
+    tencent(
         "SplitMediaComplete",
         &["SplitMediaCompleteEvent"],
         "vod.media.split",
         "split",
     ),
-    t(
+    tencent(
         "ComposeMediaComplete",
         &["ComposeMediaCompleteEvent"],
         "vod.media.composed",
         "compose",
     ),
-    t(
+    tencent(
         "WechatMiniProgramPublishComplete",
         &[
             "WechatMiniProgramPublishCompleteEvent",
@@ -99,49 +101,49 @@ pub(crate) const TENCENT: &[TypeMapping] = &[
         "vod.media.published",
         "wechat_mini_program_publish",
     ),
-    t(
+    tencent(
         "WechatPublishComplete",
         &["WechatPublishCompleteEvent", "WechatPublishComplete"],
         "vod.media.published",
         "wechat_publish",
     ),
-    t(
+    tencent(
         "RestoreMediaComplete",
         &["RestoreMediaCompleteEvent"],
         "vod.media.restored",
         "restore",
     ),
-    t(
+    tencent(
         "RemoveWatermark",
         &["RemoveWatermarkCompleteEvent"],
         "vod.media.watermark.removed",
         "remove_watermark",
     ),
-    t(
+    tencent(
         "RebuildMediaComplete",
         &["RebuildMediaCompleteEvent"],
         "vod.media.rebuilt",
         "rebuild",
     ),
-    t(
+    tencent(
         "ReviewAudioVideoComplete",
         &["ReviewAudioVideoCompleteEvent"],
         "vod.media.reviewed",
         "review",
     ),
-    t(
+    tencent(
         "ExtractTraceWatermarkComplete",
         &["ExtractTraceWatermarkCompleteEvent"],
         "vod.media.watermark.extracted",
         "extract_trace_watermark",
     ),
-    t(
+    tencent(
         "ExtractCopyRightWatermarkComplete",
         &["ExtractCopyRightWatermarkCompleteEvent"],
         "vod.media.watermark.extracted",
         "extract_copyright_watermark",
     ),
-    t(
+    tencent(
         "ExtractBlindWatermarkComplete",
         &[
             "ExtractBlindWatermarkComplete",
@@ -150,128 +152,128 @@ pub(crate) const TENCENT: &[TypeMapping] = &[
         "vod.media.watermark.extracted",
         "extract_blind_watermark",
     ),
-    t(
+    tencent(
         "DescribeFileAttributesComplete",
         &["DescribeFileAttributesCompleteEvent"],
         "vod.media.metadata.extracted",
         "describe_file_attributes",
     ),
-    t(
+    tencent(
         "QualityInspectComplete",
         &["QualityInspectCompleteEvent"],
         "vod.media.quality.inspected",
         "quality_inspect",
     ),
-    t(
+    tencent(
         "QualityEnhanceComplete",
         &["QualityEnhanceCompleteEvent"],
         "vod.media.quality.enhanced",
         "quality_enhance",
     ),
-    t(
+    tencent(
         "MediaCastStatusChanged",
         &["MediaCastStatusChangedEvent"],
         "vod.mediacast.status.changed",
         "media_cast",
     ),
-    t(
+    tencent(
         "PersistenceComplete",
         &["PersistenceCompleteEvent"],
         "vod.media.persisted",
         "persistence",
     ),
-    t(
+    tencent(
         "ComplexAdaptiveDynamicStreamingComplete",
         &["ComplexAdaptiveDynamicStreamingCompleteEvent"],
         "vod.media.transcoded",
         "complex_adaptive_streaming",
     ),
-    t(
+    tencent(
         "ProcessMediaByMPSComplete",
         &["ProcessMediaByMPSCompleteEvent"],
         "vod.media.processed",
         "mps",
     ),
-    t(
+    tencent(
         "AigcImageTaskComplete",
         &["AigcImageCompleteEvent"],
         "vod.aigc.image.generated",
         "aigc_image",
     ),
-    t(
+    tencent(
         "AigcImageComplete",
         &["AigcImageCompleteEvent"],
         "vod.aigc.image.generated",
         "aigc_image",
     ),
-    t(
+    tencent(
         "AigcVideoTaskComplete",
         &["AigcVideoCompleteEvent"],
         "vod.aigc.video.generated",
         "aigc_video",
     ),
-    t(
+    tencent(
         "AigcVideoComplete",
         &["AigcVideoCompleteEvent"],
         "vod.aigc.video.generated",
         "aigc_video",
     ),
-    t(
+    tencent(
         "SceneAigcImageCompleteEvent",
         &["SceneAigcImageCompleteEvent"],
         "vod.aigc.image.generated",
         "scene_aigc_image",
     ),
-    t(
+    tencent(
         "ProcessImageAsyncCompleteEvent",
         &["ProcessImageAsyncCompleteEvent"],
         "vod.image.processed",
         "process_image",
     ),
-    t(
+    tencent(
         "CreateAigcAdvancedCustomElementCompleteEvent",
         &["CreateAigcAdvancedCustomElementCompleteEvent"],
         "vod.aigc.element.created",
         "aigc_custom_element",
     ),
-    t(
+    tencent(
         "CreateAigcCustomVoiceCompleteEvent",
         &["CreateAigcCustomVoiceCompleteEvent"],
         "vod.aigc.voice.created",
         "aigc_custom_voice",
     ),
-    t(
+    tencent(
         "DescribeAigcFaceInfoAsyncComplete",
         &["DescribeAigcFaceInfoAsyncCompleteEvent"],
         "vod.aigc.faceinfo.extracted",
         "aigc_face_info",
     ),
     // 2017-compatible events (tasks started through the 2017 API).
-    t(
+    tencent(
         "TranscodeComplete",
         &["TranscodeCompleteEvent"],
         "vod.media.transcoded",
         "transcode_2017",
     ),
-    t(
+    tencent(
         "ConcatComplete",
         &["ConcatCompleteEvent"],
         "vod.media.concatenated",
         "concat_2017",
     ),
-    t(
+    tencent(
         "ClipComplete",
         &["ClipCompleteEvent"],
         "vod.media.clipped",
         "clip_2017",
     ),
-    t(
+    tencent(
         "CreateImageSpriteComplete",
         &["CreateImageSpriteCompleteEvent"],
         "vod.media.sprites.generated",
         "image_sprite_2017",
     ),
-    t(
+    tencent(
         "CreateSnapshotByTimeOffsetComplete",
         &["SnapshotByTimeOffsetCompleteEvent"],
         "vod.media.snapshots.generated",
@@ -281,45 +283,45 @@ pub(crate) const TENCENT: &[TypeMapping] = &[
 
 /// Volcengine VOD callback `EventType` values.
 pub(crate) const VOLCENGINE: &[TypeMapping] = &[
-    v("FileUploadComplete", "vod.media.uploaded", "upload"),
-    v(
+    volcengine("FileUploadComplete", "vod.media.uploaded", "upload"),
+    volcengine(
         "DirectUrlObjectUploadComplete",
         "vod.media.uploaded",
         "direct_url_upload",
     ),
-    v("FileUploadByUrlComplete", "vod.media.pulled", "url_upload"),
-    v(
+    volcengine("FileUploadByUrlComplete", "vod.media.pulled", "url_upload"),
+    volcengine(
         "MaterialUploadComplete",
         "vod.material.uploaded",
         "material_upload",
     ),
-    v(
+    volcengine(
         "UploadGetMetaComplete",
         "vod.media.metadata.extracted",
         "get_meta",
     ),
-    v("DeleteMediaComplete", "vod.media.deleted", "delete"),
-    v(
+    volcengine("DeleteMediaComplete", "vod.media.deleted", "delete"),
+    volcengine(
         "DeleteMaterialComplete",
         "vod.material.deleted",
         "delete_material",
     ),
-    v(
+    volcengine(
         "DeleteTranscodesComplete",
         "vod.media.outputs.deleted",
         "delete_transcodes",
     ),
-    v("WorkflowComplete", "vod.workflow.completed", "workflow"),
+    volcengine("WorkflowComplete", "vod.workflow.completed", "workflow"),
     // The subscription name of workflow completion (SetCallbackEvent); same occurrence.
-    v("TranscodeComplete", "vod.workflow.completed", "workflow"),
-    v("ExecutionComplete", "vod.media.processed", "execution"),
-    v("VideoTrackComplete", "vod.media.edited", "edit"),
-    v(
+    volcengine("TranscodeComplete", "vod.workflow.completed", "workflow"),
+    volcengine("ExecutionComplete", "vod.media.processed", "execution"),
+    volcengine("VideoTrackComplete", "vod.media.edited", "edit"),
+    volcengine(
         "UpdateMediaStorageClassComplete",
         "vod.media.storageclass.changed",
         "storage_class",
     ),
-    v("SyncURIComplete", "vod.media.synced", "sync"),
+    volcengine("SyncURIComplete", "vod.media.synced", "sync"),
 ];
 
 /// Every mapping of `provider` (empty for [`Provider::Vodbridge`]).

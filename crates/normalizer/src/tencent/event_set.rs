@@ -30,7 +30,9 @@ pub(crate) fn pull_response(response: &RawValue) -> Result<Vec<&RawValue>, Norma
 }
 
 /// The `EventSet` elements of a split `Response` (`None`: it was not an object).
-pub(super) fn elements<E>(view: Option<ResponseView<'_, E>>) -> Result<Vec<E>, NormalizeError> {
+pub(super) fn elements<Element>(
+    view: Option<ResponseView<'_, Element>>,
+) -> Result<Vec<Element>, NormalizeError> {
     let view = view.ok_or(NormalizeError::NotObject)?;
     if let Some(error) = view.error {
         let e: Obj<ApiError<'_>> = lenient::view(error.get())?;
@@ -56,33 +58,33 @@ pub(super) fn elements<E>(view: Option<ResponseView<'_, E>>) -> Result<Vec<E>, N
 }
 
 /// The first non-`null` `EventSet` member of a `Response`.
-enum EventSet<E> {
+enum EventSet<Element> {
     /// Absent or `null`.
     Absent,
     /// An array: its elements (raw values, or split events).
-    Elements(Vec<E>),
+    Elements(Vec<Element>),
     /// Any other value.
     NotArray,
 }
 
 /// A `Response` object read in one pass: the first non-`null` `Error` (raw) and `EventSet`
-/// (split into elements `E` while it is read, rather than kept raw and parsed again).
-pub(crate) struct ResponseView<'a, E> {
+/// (split into elements `Element` while it is read, rather than kept raw and parsed again).
+pub(crate) struct ResponseView<'a, Element> {
     error: Option<&'a RawValue>,
-    event_set: EventSet<E>,
+    event_set: EventSet<Element>,
 }
 
-impl<'de, E: Deserialize<'de>> Deserialize<'de> for EventSet<E> {
+impl<'de, Element: Deserialize<'de>> Deserialize<'de> for EventSet<Element> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<E>(PhantomData<E>);
-        impl<'de, E: Deserialize<'de>> Visitor<'de> for V<E> {
-            type Value = EventSet<E>;
+        struct EventSetVisitor<Element>(PhantomData<Element>);
+        impl<'de, Element: Deserialize<'de>> Visitor<'de> for EventSetVisitor<Element> {
+            type Value = EventSet<Element>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let mut elements = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(e) = seq.next_element::<E>()? {
+                while let Some(e) = seq.next_element::<Element>()? {
                     elements.push(e);
                 }
                 Ok(EventSet::Elements(elements))
@@ -96,18 +98,18 @@ impl<'de, E: Deserialize<'de>> Deserialize<'de> for EventSet<E> {
             }
             crate::lenient::scalars_are!(EventSet::NotArray, unit: EventSet::Absent);
         }
-        d.deserialize_any(V(PhantomData))
+        d.deserialize_any(EventSetVisitor(PhantomData))
     }
 }
 
 /// A [`ResponseView`], or `None` when the value was not an object.
-pub(crate) struct MaybeResponse<'a, E>(pub(super) Option<ResponseView<'a, E>>);
+pub(crate) struct MaybeResponse<'a, Element>(pub(super) Option<ResponseView<'a, Element>>);
 
-impl<'de: 'a, 'a, E: Deserialize<'de>> Deserialize<'de> for MaybeResponse<'a, E> {
+impl<'de: 'a, 'a, Element: Deserialize<'de>> Deserialize<'de> for MaybeResponse<'a, Element> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a, E>(PhantomData<(&'a (), E)>);
-        impl<'de: 'a, 'a, E: Deserialize<'de>> Visitor<'de> for V<'a, E> {
-            type Value = MaybeResponse<'a, E>;
+        struct ResponseVisitor<'a, Element>(PhantomData<(&'a (), Element)>);
+        impl<'de: 'a, 'a, Element: Deserialize<'de>> Visitor<'de> for ResponseVisitor<'a, Element> {
+            type Value = MaybeResponse<'a, Element>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
@@ -138,6 +140,6 @@ impl<'de: 'a, 'a, E: Deserialize<'de>> Deserialize<'de> for MaybeResponse<'a, E>
             }
             crate::lenient::scalars_are!(MaybeResponse(None));
         }
-        d.deserialize_any(V(PhantomData))
+        d.deserialize_any(ResponseVisitor(PhantomData))
     }
 }

@@ -97,7 +97,7 @@ fn event(
     // The split already read the first payload member of a mapped type when it came after
     // `EventType`; that member takes precedence over the others anyway.
     let typed = match (mapping, top.typed_payload()) {
-        (Some(_), Some((key, p))) => Some((*key, p)),
+        (Some(_), Some(p)) => Some((p.key, &p.view)),
         _ => None,
     };
     let payload_raw = match mapping {
@@ -132,9 +132,9 @@ fn event(
         Err(e) => return Err(e),
     };
     let (outcome, failure) = payload.outcome(kind);
-    if let Some((code, message)) = failure {
-        x.error_code = code;
-        x.error_message = message;
+    if let Some(failure) = failure {
+        x.error_code = failure.code;
+        x.error_message = failure.message;
     }
     let split_id = match path {
         Path::Fast => top.event_id(Provider::Tencent, ID_EXCLUDED),

@@ -160,8 +160,8 @@ struct SubTasks<'a>(Vec<SubTask<'a>>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for SubTasks<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+        struct SubTasksVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for SubTasksVisitor<'a> {
             type Value = SubTasks<'a>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an object")
@@ -176,7 +176,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for SubTasks<'a> {
                 Ok(SubTasks(tasks))
             }
         }
-        d.deserialize_map(V(PhantomData))
+        d.deserialize_map(SubTasksVisitor(PhantomData))
     }
 }
 
@@ -201,8 +201,11 @@ fn status_is(v: &Option<Scalar<'_>>, any_of: &[&str]) -> bool {
 
 const FAILED_STATUSES: &[&str] = &["FAIL", "FAILED", "ERROR"];
 
-/// A failure found in the payload: (code, message).
-type Failure<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>);
+/// A failure found in the payload.
+pub(crate) struct Failure<'a> {
+    pub(crate) code: Option<Cow<'a, str>>,
+    pub(crate) message: Option<Cow<'a, str>>,
+}
 
 fn code_text<'a>(ext: &Option<Scalar<'a>>, code: &Option<Scalar<'a>>) -> Option<Cow<'a, str>> {
     nonempty(ext).or_else(|| if ok_code(code) { None } else { text(code) })
@@ -213,11 +216,9 @@ impl<'a> SubTask<'a> {
         let failed = status_is(&self.status, FAILED_STATUSES)
             || !ok_code(&self.err_code)
             || nonempty(&self.err_code_ext).is_some();
-        failed.then(|| {
-            (
-                code_text(&self.err_code_ext, &self.err_code),
-                nonempty(&self.message),
-            )
+        failed.then(|| Failure {
+            code: code_text(&self.err_code_ext, &self.err_code),
+            message: nonempty(&self.message),
         })
     }
 }
@@ -256,7 +257,8 @@ impl<'a> Payload<'a> {
                         None
                     }
                 });
-            return (Outcome::Failed, Some((code, nonempty(&self.message))));
+            let message = nonempty(&self.message);
+            return (Outcome::Failed, Some(Failure { code, message }));
         }
         if let Some(f) = self.sub_failure() {
             return (Outcome::Failed, Some(f));
@@ -270,7 +272,10 @@ impl<'a> Payload<'a> {
             .chain(List::items(&self.file_info_set).iter().filter_map(Obj::get));
         for f in files {
             if !ok_code(&f.err_code) {
-                return Some((text(&f.err_code), nonempty(&f.message)));
+                return Some(Failure {
+                    code: text(&f.err_code),
+                    message: nonempty(&f.message),
+                });
             }
         }
         let flat = [

@@ -61,13 +61,13 @@ fn locate<'t>(text: &'t str, elements: &[Members<'_>]) -> Option<Vec<&'t str>> {
     let offset = |address: usize| address.checked_sub(base).filter(|o| *o <= bytes.len());
     let starts = elements
         .iter()
-        .map(|e| object_start(bytes, offset(e.bounds()?.0)?))
+        .map(|e| object_start(bytes, offset(e.bounds()?.first_key)?))
         .collect::<Option<Vec<usize>>>()?;
     let mut texts = Vec::with_capacity(elements.len());
     for (i, element) in elements.iter().enumerate() {
         let end = match starts.get(i + 1) {
             Some(&next) => end_before_next(bytes, next)?,
-            None => object_end(bytes, offset(element.bounds()?.1)?)?,
+            None => object_end(bytes, offset(element.bounds()?.between_members)?)?,
         };
         texts.push(text.get(starts[i]..end)?);
     }
