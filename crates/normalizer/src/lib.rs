@@ -11,10 +11,12 @@
 //! `docs/events.md` for the taxonomy, the `data` layout, the outcome rules and the id rule).
 //!
 //! Modules: `tencent` and `volcengine` (vendor mappers), `types` (the taxonomy tables),
-//! `record` (`data` layout and event assembly), `ids` (canonical hashing), `time` (lenient
-//! timestamps), `lenient` (type-tolerant field views).
+//! `record` (`data` layout and event assembly), `ids` (canonical hashing), `fast` (the id's
+//! canonical form written while the views are read), `time` (lenient timestamps), `lenient`
+//! (type-tolerant field views).
 
 mod error;
+mod fast;
 mod ids;
 mod lenient;
 mod record;
@@ -61,7 +63,7 @@ pub struct PulledEvent {
 pub(crate) enum Path {
     /// One pass where it can: the Tencent payload read into its view during the member split, a
     /// `PullEvents` body's elements split while it is read, the id's canonical form written while
-    /// the views are read (`ids::tee`), `data` written by hand. Any surprise falls back to the
+    /// the views are read (`fast`), `data` written by hand. Any surprise falls back to the
     /// reference reading.
     Fast,
     /// The plain reading: members captured raw, each view parsed from its raw value, the id from

@@ -10,7 +10,7 @@ use vodbridge_core::{CanonicalEvent, Outcome, Provider};
 use crate::lenient::{self, id, nonempty, number, obj, Obj, Scalar};
 use crate::record::{self, Extract, Header, Original};
 use crate::time::parse_vendor_time;
-use crate::{ids, types, NormalizeError, Path, SourceContext, UNMAPPED_TYPE};
+use crate::{fast, ids, types, NormalizeError, Path, SourceContext, UNMAPPED_TYPE};
 
 /// `RequestId` is excluded from the id: the docs do not promise that retries keep it.
 const ID_EXCLUDED: &[&str] = &["RequestId"];
@@ -147,7 +147,7 @@ pub(crate) fn normalize(
     // raw scan, the view, then the id, which reports errors exactly as it always did.
     let teed = match path {
         Path::Fast => {
-            ids::view_with_id::<Obj<Envelope<'_>>>(Provider::Volcengine, text, ID_EXCLUDED)
+            fast::view_with_id::<Obj<Envelope<'_>>>(Provider::Volcengine, text, ID_EXCLUDED)
         }
         Path::Reference => None,
     };

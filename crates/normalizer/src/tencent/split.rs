@@ -19,7 +19,8 @@ use vodbridge_core::Provider;
 
 use super::event_set::MaybeResponse;
 use super::payload::Payload;
-use crate::ids::{self, TeeBuf, TeeSeed};
+use crate::fast::{ObjectWriter, TeeBuf, TeeSeed};
+
 use crate::lenient::{Key, Obj, Scalar};
 use crate::{types, NormalizeError, Path};
 
@@ -159,7 +160,7 @@ impl<'a> Members<'a> {
             .iter()
             .map(|(k, v)| k.len() + v.get().len())
             .sum();
-        let mut w = ids::ObjectWriter::new(raw_len + 16, exclude);
+        let mut w = ObjectWriter::new(raw_len + 16, exclude);
         let typed = self.payload.as_ref();
         for (i, (k, v)) in self.members.iter().enumerate() {
             if let Some(p) = typed.filter(|p| p.at == i) {
