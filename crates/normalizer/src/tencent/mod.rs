@@ -56,7 +56,7 @@ pub(crate) fn normalize(
     }
     .map_err(|e| NormalizeError::json(text, e))?;
     if top.get("EventType").is_none() && top.get("eventType").is_some() {
-        return legacy::event(path, raw, &top, ctx).map(|e| vec![e]);
+        return legacy_event(path, raw, &top, ctx).map(|e| vec![e]);
     }
     event(path, raw, &top, ctx).map(|e| vec![e])
 }
@@ -123,19 +123,7 @@ fn event(
             Obj::Other => return Err(NormalizeError::field(payload_field(key), "an object")),
         },
     };
-    let kind = mapping.map(|m| m.task_kind);
-    let mut x = match payload.extract(kind) {
-        Ok(x) => x,
-        // The payload of an unmapped type is a guess: forward the event with the original
-        // rather than dead-letter it over a field we only guessed at.
-        Err(_) if mapping.is_none() => Default::default(),
-        Err(e) => return Err(e),
-    };
-    let (outcome, failure) = payload.outcome(kind);
-    if let Some(failure) = failure {
-        x.error_code = failure.code;
-        x.error_message = failure.message;
-    }
+    let (outcome, x) = payload.map(mapping)?;
     let split_id = match path {
         Path::Fast => top.event_id(Provider::Tencent, ID_EXCLUDED),
         Path::Reference => None,
@@ -151,6 +139,34 @@ fn event(
         outcome,
         id,
         // EventContent carries no occurrence time (see docs/events.md, "time").
+        time: None,
+    };
+    Ok(record::build(path, header, x, raw, ctx))
+}
+
+/// A legacy v2 body (the whole body is the event; nothing is excluded from the id).
+fn legacy_event(
+    path: Path,
+    raw: Original<'_>,
+    top: &Members<'_>,
+    ctx: &SourceContext<'_>,
+) -> Result<CanonicalEvent, NormalizeError> {
+    let vendor_type = event_type(top, "eventType")?;
+    let mapping = types::lookup(Provider::Tencent, &vendor_type);
+    let data = match top.get("data") {
+        None => legacy::Data::default(),
+        Some(v) => match lenient::view::<Obj<legacy::Data<'_>>>(v.get())? {
+            Obj::Some(d) => d,
+            Obj::Other => return Err(NormalizeError::field("data", "an object")),
+        },
+    };
+    let (outcome, x) = data.map(mapping)?;
+    let header = Header {
+        provider: Provider::Tencent,
+        providertype: &vendor_type,
+        ty: mapping.map_or(UNMAPPED_TYPE, |m| m.canonical_type),
+        outcome,
+        id: ids::event_id(Provider::Tencent, raw.get(), &[])?,
         time: None,
     };
     Ok(record::build(path, header, x, raw, ctx))

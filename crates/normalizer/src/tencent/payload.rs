@@ -14,7 +14,7 @@ use vodbridge_core::Outcome;
 
 use crate::lenient::{id, nonempty, number, obj, text, Key, List, Obj, Scalar};
 use crate::record::Extract;
-use crate::NormalizeError;
+use crate::{NormalizeError, TypeMapping};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -202,9 +202,9 @@ fn status_is(v: &Option<Scalar<'_>>, any_of: &[&str]) -> bool {
 const FAILED_STATUSES: &[&str] = &["FAIL", "FAILED", "ERROR"];
 
 /// A failure found in the payload.
-pub(crate) struct Failure<'a> {
-    pub(crate) code: Option<Cow<'a, str>>,
-    pub(crate) message: Option<Cow<'a, str>>,
+struct Failure<'a> {
+    code: Option<Cow<'a, str>>,
+    message: Option<Cow<'a, str>>,
 }
 
 fn code_text<'a>(ext: &Option<Scalar<'a>>, code: &Option<Scalar<'a>>) -> Option<Cow<'a, str>> {
@@ -224,8 +224,30 @@ impl<'a> SubTask<'a> {
 }
 
 impl<'a> Payload<'a> {
+    /// The outcome and the vendor-neutral fields of an event of `mapping`'s type (`None`:
+    /// unmapped).
+    pub(crate) fn map(
+        &self,
+        mapping: Option<&TypeMapping>,
+    ) -> Result<(Outcome, Extract<'a>), NormalizeError> {
+        let kind = mapping.map(|m| m.task_kind);
+        let mut x = match self.extract(kind) {
+            Ok(x) => x,
+            // The payload of an unmapped type is a guess: forward the event with the original
+            // rather than dead-letter it over a field we only guessed at.
+            Err(_) if mapping.is_none() => Extract::default(),
+            Err(e) => return Err(e),
+        };
+        let (outcome, failure) = self.outcome(kind);
+        if let Some(failure) = failure {
+            x.error_code = failure.code;
+            x.error_message = failure.message;
+        }
+        Ok((outcome, x))
+    }
+
     /// The outcome, and the error when it failed (see `docs/events.md`, "Outcome rules").
-    pub(crate) fn outcome(&self, kind: Option<&str>) -> (Outcome, Option<Failure<'a>>) {
+    fn outcome(&self, kind: Option<&str>) -> (Outcome, Option<Failure<'a>>) {
         // RestoreMediaTask.Status is a deprecated integer with undocumented values; the event
         // itself announces completion.
         if kind == Some("restore") {
@@ -309,10 +331,7 @@ impl<'a> Payload<'a> {
     }
 
     /// The vendor-neutral fields (see `docs/events.md`, "data").
-    pub(crate) fn extract(
-        &self,
-        kind: Option<&'static str>,
-    ) -> Result<Extract<'a>, NormalizeError> {
+    fn extract(&self, kind: Option<&'static str>) -> Result<Extract<'a>, NormalizeError> {
         let mut x = Extract::default();
         let input = boxed(&self.input);
         let output = boxed(&self.output);
