@@ -22,9 +22,9 @@ pub struct TypeMapping {
 /// A Tencent row.
 const fn tencent(
     vendor_type: &'static str,
-    payload_keys: &'static [&'static str],
     canonical_type: &'static str,
     task_kind: &'static str,
+    payload_keys: &'static [&'static str],
 ) -> TypeMapping {
     TypeMapping {
         vendor_type,
@@ -48,280 +48,69 @@ const fn volcengine(
     }
 }
 
-/// Tencent Cloud VOD `EventContent.EventType` values (API 2018-07-17, plus 2017-compatible ones).
+/// Tencent Cloud VOD `EventContent.EventType` values (API 2018-07-17, plus 2017-compatible ones):
+/// vendor type, canonical type, task kind, payload member(s).
+// One row per line, so that a new vendor type is one new line.
+#[rustfmt::skip]
 pub(crate) const TENCENT: &[TypeMapping] = &[
-    tencent(
-        "NewFileUpload",
-        &["FileUploadEvent"],
-        "vod.media.uploaded",
-        "upload",
-    ),
-    tencent(
-        "PullComplete",
-        &["PullCompleteEvent"],
-        "vod.media.pulled",
-        "pull",
-    ),
-    tencent(
-        "FileDeleted",
-        &["FileDeleteEvent"],
-        "vod.media.deleted",
-        "delete",
-    ),
-    tencent(
-        "ProcedureStateChanged",
-        &["ProcedureStateChangeEvent"],
-        "vod.workflow.completed",
-        "workflow",
-    ),
-    tencent(
-        "EditMediaComplete",
-        &["EditMediaCompleteEvent"],
-        "vod.media.edited",
-        "edit",
-    ),
-    tencent(
-        "SplitMediaComplete",
-        &["SplitMediaCompleteEvent"],
-        "vod.media.split",
-        "split",
-    ),
-    tencent(
-        "ComposeMediaComplete",
-        &["ComposeMediaCompleteEvent"],
-        "vod.media.composed",
-        "compose",
-    ),
-    tencent(
-        "WechatMiniProgramPublishComplete",
-        &[
-            "WechatMiniProgramPublishCompleteEvent",
-            "WechatMiniProgramPublishEvent",
-        ],
-        "vod.media.published",
-        "wechat_mini_program_publish",
-    ),
-    tencent(
-        "WechatPublishComplete",
-        &["WechatPublishCompleteEvent", "WechatPublishComplete"],
-        "vod.media.published",
-        "wechat_publish",
-    ),
-    tencent(
-        "RestoreMediaComplete",
-        &["RestoreMediaCompleteEvent"],
-        "vod.media.restored",
-        "restore",
-    ),
-    tencent(
-        "RemoveWatermark",
-        &["RemoveWatermarkCompleteEvent"],
-        "vod.media.watermark.removed",
-        "remove_watermark",
-    ),
-    tencent(
-        "RebuildMediaComplete",
-        &["RebuildMediaCompleteEvent"],
-        "vod.media.rebuilt",
-        "rebuild",
-    ),
-    tencent(
-        "ReviewAudioVideoComplete",
-        &["ReviewAudioVideoCompleteEvent"],
-        "vod.media.reviewed",
-        "review",
-    ),
-    tencent(
-        "ExtractTraceWatermarkComplete",
-        &["ExtractTraceWatermarkCompleteEvent"],
-        "vod.media.watermark.extracted",
-        "extract_trace_watermark",
-    ),
-    tencent(
-        "ExtractCopyRightWatermarkComplete",
-        &["ExtractCopyRightWatermarkCompleteEvent"],
-        "vod.media.watermark.extracted",
-        "extract_copyright_watermark",
-    ),
-    tencent(
-        "ExtractBlindWatermarkComplete",
-        &[
-            "ExtractBlindWatermarkComplete",
-            "ExtractBlindWatermarkCompleteEvent",
-        ],
-        "vod.media.watermark.extracted",
-        "extract_blind_watermark",
-    ),
-    tencent(
-        "DescribeFileAttributesComplete",
-        &["DescribeFileAttributesCompleteEvent"],
-        "vod.media.metadata.extracted",
-        "describe_file_attributes",
-    ),
-    tencent(
-        "QualityInspectComplete",
-        &["QualityInspectCompleteEvent"],
-        "vod.media.quality.inspected",
-        "quality_inspect",
-    ),
-    tencent(
-        "QualityEnhanceComplete",
-        &["QualityEnhanceCompleteEvent"],
-        "vod.media.quality.enhanced",
-        "quality_enhance",
-    ),
-    tencent(
-        "MediaCastStatusChanged",
-        &["MediaCastStatusChangedEvent"],
-        "vod.mediacast.status.changed",
-        "media_cast",
-    ),
-    tencent(
-        "PersistenceComplete",
-        &["PersistenceCompleteEvent"],
-        "vod.media.persisted",
-        "persistence",
-    ),
-    tencent(
-        "ComplexAdaptiveDynamicStreamingComplete",
-        &["ComplexAdaptiveDynamicStreamingCompleteEvent"],
-        "vod.media.transcoded",
-        "complex_adaptive_streaming",
-    ),
-    tencent(
-        "ProcessMediaByMPSComplete",
-        &["ProcessMediaByMPSCompleteEvent"],
-        "vod.media.processed",
-        "mps",
-    ),
-    tencent(
-        "AigcImageTaskComplete",
-        &["AigcImageCompleteEvent"],
-        "vod.aigc.image.generated",
-        "aigc_image",
-    ),
-    tencent(
-        "AigcImageComplete",
-        &["AigcImageCompleteEvent"],
-        "vod.aigc.image.generated",
-        "aigc_image",
-    ),
-    tencent(
-        "AigcVideoTaskComplete",
-        &["AigcVideoCompleteEvent"],
-        "vod.aigc.video.generated",
-        "aigc_video",
-    ),
-    tencent(
-        "AigcVideoComplete",
-        &["AigcVideoCompleteEvent"],
-        "vod.aigc.video.generated",
-        "aigc_video",
-    ),
-    tencent(
-        "SceneAigcImageCompleteEvent",
-        &["SceneAigcImageCompleteEvent"],
-        "vod.aigc.image.generated",
-        "scene_aigc_image",
-    ),
-    tencent(
-        "ProcessImageAsyncCompleteEvent",
-        &["ProcessImageAsyncCompleteEvent"],
-        "vod.image.processed",
-        "process_image",
-    ),
-    tencent(
-        "CreateAigcAdvancedCustomElementCompleteEvent",
-        &["CreateAigcAdvancedCustomElementCompleteEvent"],
-        "vod.aigc.element.created",
-        "aigc_custom_element",
-    ),
-    tencent(
-        "CreateAigcCustomVoiceCompleteEvent",
-        &["CreateAigcCustomVoiceCompleteEvent"],
-        "vod.aigc.voice.created",
-        "aigc_custom_voice",
-    ),
-    tencent(
-        "DescribeAigcFaceInfoAsyncComplete",
-        &["DescribeAigcFaceInfoAsyncCompleteEvent"],
-        "vod.aigc.faceinfo.extracted",
-        "aigc_face_info",
-    ),
+    tencent("NewFileUpload",                                "vod.media.uploaded",            "upload",                      &["FileUploadEvent"]),
+    tencent("PullComplete",                                 "vod.media.pulled",              "pull",                        &["PullCompleteEvent"]),
+    tencent("FileDeleted",                                  "vod.media.deleted",             "delete",                      &["FileDeleteEvent"]),
+    tencent("ProcedureStateChanged",                        "vod.workflow.completed",        "workflow",                    &["ProcedureStateChangeEvent"]),
+    tencent("EditMediaComplete",                            "vod.media.edited",              "edit",                        &["EditMediaCompleteEvent"]),
+    tencent("SplitMediaComplete",                           "vod.media.split",               "split",                       &["SplitMediaCompleteEvent"]),
+    tencent("ComposeMediaComplete",                         "vod.media.composed",            "compose",                     &["ComposeMediaCompleteEvent"]),
+    tencent("WechatMiniProgramPublishComplete",             "vod.media.published",           "wechat_mini_program_publish", &["WechatMiniProgramPublishCompleteEvent", "WechatMiniProgramPublishEvent"]),
+    tencent("WechatPublishComplete",                        "vod.media.published",           "wechat_publish",              &["WechatPublishCompleteEvent", "WechatPublishComplete"]),
+    tencent("RestoreMediaComplete",                         "vod.media.restored",            "restore",                     &["RestoreMediaCompleteEvent"]),
+    tencent("RemoveWatermark",                              "vod.media.watermark.removed",   "remove_watermark",            &["RemoveWatermarkCompleteEvent"]),
+    tencent("RebuildMediaComplete",                         "vod.media.rebuilt",             "rebuild",                     &["RebuildMediaCompleteEvent"]),
+    tencent("ReviewAudioVideoComplete",                     "vod.media.reviewed",            "review",                      &["ReviewAudioVideoCompleteEvent"]),
+    tencent("ExtractTraceWatermarkComplete",                "vod.media.watermark.extracted", "extract_trace_watermark",     &["ExtractTraceWatermarkCompleteEvent"]),
+    tencent("ExtractCopyRightWatermarkComplete",            "vod.media.watermark.extracted", "extract_copyright_watermark", &["ExtractCopyRightWatermarkCompleteEvent"]),
+    tencent("ExtractBlindWatermarkComplete",                "vod.media.watermark.extracted", "extract_blind_watermark",     &["ExtractBlindWatermarkComplete", "ExtractBlindWatermarkCompleteEvent"]),
+    tencent("DescribeFileAttributesComplete",               "vod.media.metadata.extracted",  "describe_file_attributes",    &["DescribeFileAttributesCompleteEvent"]),
+    tencent("QualityInspectComplete",                       "vod.media.quality.inspected",   "quality_inspect",             &["QualityInspectCompleteEvent"]),
+    tencent("QualityEnhanceComplete",                       "vod.media.quality.enhanced",    "quality_enhance",             &["QualityEnhanceCompleteEvent"]),
+    tencent("MediaCastStatusChanged",                       "vod.mediacast.status.changed",  "media_cast",                  &["MediaCastStatusChangedEvent"]),
+    tencent("PersistenceComplete",                          "vod.media.persisted",           "persistence",                 &["PersistenceCompleteEvent"]),
+    tencent("ComplexAdaptiveDynamicStreamingComplete",      "vod.media.transcoded",          "complex_adaptive_streaming",  &["ComplexAdaptiveDynamicStreamingCompleteEvent"]),
+    tencent("ProcessMediaByMPSComplete",                    "vod.media.processed",           "mps",                         &["ProcessMediaByMPSCompleteEvent"]),
+    tencent("AigcImageTaskComplete",                        "vod.aigc.image.generated",      "aigc_image",                  &["AigcImageCompleteEvent"]),
+    tencent("AigcImageComplete",                            "vod.aigc.image.generated",      "aigc_image",                  &["AigcImageCompleteEvent"]),
+    tencent("AigcVideoTaskComplete",                        "vod.aigc.video.generated",      "aigc_video",                  &["AigcVideoCompleteEvent"]),
+    tencent("AigcVideoComplete",                            "vod.aigc.video.generated",      "aigc_video",                  &["AigcVideoCompleteEvent"]),
+    tencent("SceneAigcImageCompleteEvent",                  "vod.aigc.image.generated",      "scene_aigc_image",            &["SceneAigcImageCompleteEvent"]),
+    tencent("ProcessImageAsyncCompleteEvent",               "vod.image.processed",           "process_image",               &["ProcessImageAsyncCompleteEvent"]),
+    tencent("CreateAigcAdvancedCustomElementCompleteEvent", "vod.aigc.element.created",      "aigc_custom_element",         &["CreateAigcAdvancedCustomElementCompleteEvent"]),
+    tencent("CreateAigcCustomVoiceCompleteEvent",           "vod.aigc.voice.created",        "aigc_custom_voice",           &["CreateAigcCustomVoiceCompleteEvent"]),
+    tencent("DescribeAigcFaceInfoAsyncComplete",            "vod.aigc.faceinfo.extracted",   "aigc_face_info",              &["DescribeAigcFaceInfoAsyncCompleteEvent"]),
     // 2017-compatible events (tasks started through the 2017 API).
-    tencent(
-        "TranscodeComplete",
-        &["TranscodeCompleteEvent"],
-        "vod.media.transcoded",
-        "transcode_2017",
-    ),
-    tencent(
-        "ConcatComplete",
-        &["ConcatCompleteEvent"],
-        "vod.media.concatenated",
-        "concat_2017",
-    ),
-    tencent(
-        "ClipComplete",
-        &["ClipCompleteEvent"],
-        "vod.media.clipped",
-        "clip_2017",
-    ),
-    tencent(
-        "CreateImageSpriteComplete",
-        &["CreateImageSpriteCompleteEvent"],
-        "vod.media.sprites.generated",
-        "image_sprite_2017",
-    ),
-    tencent(
-        "CreateSnapshotByTimeOffsetComplete",
-        &["SnapshotByTimeOffsetCompleteEvent"],
-        "vod.media.snapshots.generated",
-        "snapshot_2017",
-    ),
+    tencent("TranscodeComplete",                            "vod.media.transcoded",          "transcode_2017",              &["TranscodeCompleteEvent"]),
+    tencent("ConcatComplete",                               "vod.media.concatenated",        "concat_2017",                 &["ConcatCompleteEvent"]),
+    tencent("ClipComplete",                                 "vod.media.clipped",             "clip_2017",                   &["ClipCompleteEvent"]),
+    tencent("CreateImageSpriteComplete",                    "vod.media.sprites.generated",   "image_sprite_2017",           &["CreateImageSpriteCompleteEvent"]),
+    tencent("CreateSnapshotByTimeOffsetComplete",           "vod.media.snapshots.generated", "snapshot_2017",               &["SnapshotByTimeOffsetCompleteEvent"]),
 ];
 
-/// Volcengine VOD callback `EventType` values.
+/// Volcengine VOD callback `EventType` values: vendor type, canonical type, task kind.
+#[rustfmt::skip]
 pub(crate) const VOLCENGINE: &[TypeMapping] = &[
-    volcengine("FileUploadComplete", "vod.media.uploaded", "upload"),
-    volcengine(
-        "DirectUrlObjectUploadComplete",
-        "vod.media.uploaded",
-        "direct_url_upload",
-    ),
-    volcengine("FileUploadByUrlComplete", "vod.media.pulled", "url_upload"),
-    volcengine(
-        "MaterialUploadComplete",
-        "vod.material.uploaded",
-        "material_upload",
-    ),
-    volcengine(
-        "UploadGetMetaComplete",
-        "vod.media.metadata.extracted",
-        "get_meta",
-    ),
-    volcengine("DeleteMediaComplete", "vod.media.deleted", "delete"),
-    volcengine(
-        "DeleteMaterialComplete",
-        "vod.material.deleted",
-        "delete_material",
-    ),
-    volcengine(
-        "DeleteTranscodesComplete",
-        "vod.media.outputs.deleted",
-        "delete_transcodes",
-    ),
-    volcengine("WorkflowComplete", "vod.workflow.completed", "workflow"),
+    volcengine("FileUploadComplete",              "vod.media.uploaded",             "upload"),
+    volcengine("DirectUrlObjectUploadComplete",   "vod.media.uploaded",             "direct_url_upload"),
+    volcengine("FileUploadByUrlComplete",         "vod.media.pulled",               "url_upload"),
+    volcengine("MaterialUploadComplete",          "vod.material.uploaded",          "material_upload"),
+    volcengine("UploadGetMetaComplete",           "vod.media.metadata.extracted",   "get_meta"),
+    volcengine("DeleteMediaComplete",             "vod.media.deleted",              "delete"),
+    volcengine("DeleteMaterialComplete",          "vod.material.deleted",           "delete_material"),
+    volcengine("DeleteTranscodesComplete",        "vod.media.outputs.deleted",      "delete_transcodes"),
+    volcengine("WorkflowComplete",                "vod.workflow.completed",         "workflow"),
     // The subscription name of workflow completion (SetCallbackEvent); same occurrence.
-    volcengine("TranscodeComplete", "vod.workflow.completed", "workflow"),
-    volcengine("ExecutionComplete", "vod.media.processed", "execution"),
-    volcengine("VideoTrackComplete", "vod.media.edited", "edit"),
-    volcengine(
-        "UpdateMediaStorageClassComplete",
-        "vod.media.storageclass.changed",
-        "storage_class",
-    ),
-    volcengine("SyncURIComplete", "vod.media.synced", "sync"),
+    volcengine("TranscodeComplete",               "vod.workflow.completed",         "workflow"),
+    volcengine("ExecutionComplete",               "vod.media.processed",            "execution"),
+    volcengine("VideoTrackComplete",              "vod.media.edited",               "edit"),
+    volcengine("UpdateMediaStorageClassComplete", "vod.media.storageclass.changed", "storage_class"),
+    volcengine("SyncURIComplete",                 "vod.media.synced",               "sync"),
 ];
 
 /// Every mapping of `provider` (empty for [`Provider::Vodbridge`]).
