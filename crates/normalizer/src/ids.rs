@@ -9,7 +9,7 @@
 //!
 //! The form is written into one buffer by a serde visitor (no `Value` tree is built) and is
 //! injective: every item starts with a tag byte and strings carry their length. The fast path
-//! (`crate::fast`) writes the same form while it reads the event's views, from the primitives
+//! writes the same form while it reads the event's views, from the primitives
 //! here (the `pub(crate)` items below the id functions).
 
 use std::fmt;
@@ -19,7 +19,7 @@ use serde::Deserializer;
 use sha2::{Digest, Sha256};
 use vodbridge_core::Provider;
 
-use crate::NormalizeError;
+use crate::error::NormalizeError;
 
 /// Hex characters in an id (128 bits of the SHA-256 digest).
 pub const ID_HEX_LEN: usize = 32;

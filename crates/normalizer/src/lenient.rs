@@ -13,7 +13,7 @@ use std::marker::PhantomData;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::NormalizeError;
+use crate::error::NormalizeError;
 
 /// The scalar visits of a lenient visitor (`visit_borrowed_str`, `visit_str`, `visit_u64`,
 /// `visit_i64`, `visit_f64`, `visit_bool` and `visit_unit`), each answering `Ok($value)`: a value

@@ -15,6 +15,7 @@
 //! canonical form written while the views are read), `time` (lenient timestamps), `lenient`
 //! (type-tolerant field views).
 
+mod context;
 mod error;
 mod fast;
 mod ids;
@@ -25,51 +26,17 @@ mod time;
 mod types;
 mod volcengine;
 
+pub use context::{PulledEvent, SourceContext};
 pub use error::NormalizeError;
 pub use ids::ID_HEX_LEN;
 pub use types::{
     canonical_type, is_known_vendor_type, lookup, type_mappings, TypeMapping, UNMAPPED_TYPE,
 };
 
-use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 use vodbridge_core::{CanonicalEvent, Provider};
 
-/// What the normalizer needs to know about where an input came from.
-#[derive(Debug, Clone)]
-pub struct SourceContext<'a> {
-    /// The configured source name (`[[sources]] name`), used by routing templates.
-    pub source_name: &'a str,
-    /// The CloudEvents `source` attribute for this source (a URI-reference).
-    pub source_uri: &'a str,
-    /// When vodbridge received the input; used as `time` when the vendor gives none.
-    pub received_at: DateTime<Utc>,
-}
-
-/// One element of a Tencent `PullEvents` `EventSet`, normalized.
-#[derive(Debug)]
-pub struct PulledEvent {
-    /// The `EventHandle` to confirm, when the element had one (kept out of the id).
-    pub handle: Option<String>,
-    /// The canonical event, or why the element could not be normalized (dead-letter it, then
-    /// confirm the handle so one poison event never blocks the queue).
-    pub result: Result<CanonicalEvent, NormalizeError>,
-}
-
-/// Which reading of an input produces its events. Both give byte-identical output (events, ids
-/// and errors); the differential property test and the `normalize_differential` fuzz target hold
-/// them to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Path {
-    /// One pass where it can: the Tencent payload read into its view during the member split, a
-    /// `PullEvents` body's elements split while it is read, the id's canonical form written while
-    /// the views are read (`fast`), `data` written by hand. Any surprise falls back to the
-    /// reference reading.
-    Fast,
-    /// The plain reading: members captured raw, each view parsed from its raw value, the id from
-    /// a second parse of the event text, `data` serialized by serde.
-    Reference,
-}
+use context::Path;
 
 /// Normalize one HTTP callback body (Tencent `EventContent` v3 or legacy v2; Volcengine callback
 /// envelope). A Tencent `PullEvents` response (`{"Response":{"EventSet":[…]}}`) is accepted too,

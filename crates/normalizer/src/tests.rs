@@ -1,6 +1,6 @@
 //! API-level unit tests (the fixture and property tests live in `tests/`).
 
-use chrono::TimeZone;
+use chrono::{TimeZone, Utc};
 
 use super::*;
 

@@ -7,10 +7,13 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use vodbridge_core::{CanonicalEvent, Outcome, Provider};
 
+use crate::context::{Path, SourceContext};
+use crate::error::NormalizeError;
 use crate::lenient::{self, id, nonempty, number, obj, Obj, Scalar};
 use crate::record::{self, Extract, Header, Original};
 use crate::time::parse_vendor_time;
-use crate::{fast, ids, types, NormalizeError, Path, SourceContext, UNMAPPED_TYPE};
+use crate::types::{self, UNMAPPED_TYPE};
+use crate::{fast, ids};
 
 /// `RequestId` is excluded from the id: the docs do not promise that retries keep it.
 const ID_EXCLUDED: &[&str] = &["RequestId"];

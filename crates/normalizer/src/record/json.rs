@@ -9,7 +9,7 @@ use serde::de::value::{BorrowedStrDeserializer, StringDeserializer};
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::{forward_to_deserialize_any, Deserializer};
 
-use super::{Data, RAW_VALUE_MARKER};
+use super::layout::{Data, RAW_VALUE_MARKER};
 
 /// A member name as it is written: quoted, with its colon.
 macro_rules! k {
@@ -237,7 +237,7 @@ mod tests {
     use serde::Deserialize;
     use serde_json::value::RawValue;
 
-    use super::super::{ErrorInfo, Media, Original, Task};
+    use super::super::layout::{ErrorInfo, Media, Original, Task};
     use super::*;
 
     #[test]

@@ -10,8 +10,8 @@ use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
+use crate::error::NormalizeError;
 use crate::lenient::{self, nonempty, Key, Obj, Scalar};
-use crate::NormalizeError;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]

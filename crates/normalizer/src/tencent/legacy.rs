@@ -4,9 +4,10 @@
 use serde::Deserialize;
 use vodbridge_core::Outcome;
 
+use crate::error::NormalizeError;
 use crate::lenient::{self, nonempty, number, obj, Obj, Scalar};
 use crate::record::Extract;
-use crate::{NormalizeError, TypeMapping};
+use crate::types::TypeMapping;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -12,9 +12,12 @@ use std::borrow::Cow;
 use serde_json::value::RawValue;
 use vodbridge_core::{CanonicalEvent, Provider};
 
+use crate::context::{Path, PulledEvent, SourceContext};
+use crate::error::NormalizeError;
+use crate::ids;
 use crate::lenient::{self, Obj, Scalar};
 use crate::record::{self, Header, Original};
-use crate::{ids, types, NormalizeError, Path, PulledEvent, SourceContext, UNMAPPED_TYPE};
+use crate::types::{self, UNMAPPED_TYPE};
 pub(crate) use event_set::pull_response;
 pub(crate) use split::Members;
 use split::{body_members, event_members, BodyResponse};

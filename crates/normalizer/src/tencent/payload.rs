@@ -12,9 +12,10 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use vodbridge_core::Outcome;
 
+use crate::error::NormalizeError;
 use crate::lenient::{id, nonempty, number, obj, text, Key, List, Obj, Scalar};
 use crate::record::Extract;
-use crate::{NormalizeError, TypeMapping};
+use crate::types::TypeMapping;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -8,8 +8,8 @@
 
 use super::event_set::{elements, MaybeResponse};
 use super::split::{BodyResponse, Members, ResponseMode};
+use crate::error::NormalizeError;
 use crate::record::Original;
-use crate::NormalizeError;
 
 /// Whether a body's first member is `Response`: a `PullEvents` response, worth the one-pass
 /// reading (any other body takes the general path at once, so a failed attempt costs nothing).

@@ -21,8 +21,10 @@ use super::event_set::MaybeResponse;
 use super::payload::Payload;
 use crate::fast::{ObjectWriter, TeeBuf, TeeSeed};
 
+use crate::context::Path;
+use crate::error::NormalizeError;
 use crate::lenient::{Key, Obj, Scalar};
-use crate::{types, NormalizeError, Path};
+use crate::types;
 
 /// The top-level members of a JSON object, values kept as raw JSON.
 pub(crate) struct Members<'a> {
