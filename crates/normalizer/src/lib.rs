@@ -10,10 +10,14 @@
 //! and the id is a SHA-256 over a canonical form of the event streamed from the parser (see
 //! `docs/events.md` for the taxonomy, the `data` layout, the outcome rules and the id rule).
 //!
-//! Modules: `tencent` and `volcengine` (vendor mappers), `types` (the taxonomy tables),
-//! `record` (`data` layout and event assembly), `ids` (canonical hashing), `fast` (the id's
-//! canonical form written while the views are read), `time` (lenient timestamps), `lenient`
-//! (type-tolerant field views).
+//! Every input can be read two ways with byte-identical results: the fast path (one pass where
+//! it can, used by [`normalize`]) and the plain reference path ([`normalize_reference`], for
+//! differential tests); see `context::Path`.
+//!
+//! Modules: `tencent` and `volcengine` (vendor readings and mappers), `types` (the taxonomy
+//! tables), `record` (`data` layout and event assembly), `ids` (canonical hashing), `fast` (the
+//! id's canonical form written while the views are read), `context` (source context, reading
+//! path, pulled event), `time` (lenient timestamps), `lenient` (type-tolerant field views).
 
 mod context;
 mod error;
