@@ -19,7 +19,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 seconds="${1:-600}"
 shift || true
-all_targets=(normalize_tencent normalize_volcengine normalize_pull)
+all_targets=(normalize_tencent normalize_volcengine normalize_pull normalize_differential)
 if [ "$#" -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 sanitizer="${FUZZ_SANITIZER:-none}"
 
@@ -42,6 +42,7 @@ seed_corpus() { # target
   case "$target" in
     normalize_tencent | normalize_pull) fixtures+=(tests/fixtures/tencent/*.json) ;;
     normalize_volcengine) fixtures+=(tests/fixtures/volcengine/*.json) ;;
+    normalize_differential) fixtures+=(tests/fixtures/tencent/*.json tests/fixtures/volcengine/*.json) ;;
   esac
   for f in "${fixtures[@]}"; do
     case "$f" in *.expected.json) continue ;; esac

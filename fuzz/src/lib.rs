@@ -17,7 +17,9 @@
 //!   (sorted keys, compact, escapes normalized, number tokens verbatim) gives the same events
 //!   apart from `data.original` (inputs with duplicate keys are skipped);
 //! - a `PullEvents` response normalized as a whole gives the events its elements give one by one,
-//!   and a pulled element has the id the same event has as a callback.
+//!   and a pulled element has the id the same event has as a callback;
+//! - the fast path and the plain reference path give byte-identical output: the same structured
+//!   events, or the same error reason and text (`check_differential`).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -28,8 +30,9 @@ use serde::Deserializer;
 use serde_json::value::RawValue;
 use vodbridge_core::{CanonicalEvent, Provider, TimeSource, CONTENT_TYPE_JSON, SPEC_VERSION};
 use vodbridge_normalizer::{
-    canonical_type, dead_letter_id, normalize, normalize_pulled, pull_events_elements,
-    NormalizeError, SourceContext, ID_HEX_LEN,
+    canonical_type, dead_letter_id, normalize, normalize_pulled, normalize_pulled_reference,
+    normalize_reference, pull_events_elements, NormalizeError, PulledEvent, SourceContext,
+    ID_HEX_LEN,
 };
 
 /// The context every target normalizes with first.
@@ -520,4 +523,38 @@ fn has_duplicate_keys(body: &[u8]) -> bool {
     }
     let mut de = serde_json::Deserializer::from_slice(body);
     Unique.deserialize(&mut de).and_then(|()| de.end()).is_err()
+}
+
+/// What a normalization gave, comparable byte for byte: every event's structured JSON, or the
+/// error's reason and text.
+type Outcome = Result<Vec<Vec<u8>>, (&'static str, String)>;
+
+fn outcome(result: Result<Vec<CanonicalEvent>, NormalizeError>) -> Outcome {
+    result
+        .map(|events| events.iter().map(|e| e.to_structured_json()).collect())
+        .map_err(|e| (e.reason(), error_text(&e)))
+}
+
+fn pulled_outcome(pulled: PulledEvent) -> (Option<String>, Outcome) {
+    (pulled.handle, outcome(pulled.result.map(|e| vec![e])))
+}
+
+/// The fast path and the reference path agree on `input` byte for byte: as a body of either
+/// provider, and (when it is UTF-8) as a pulled `EventSet` element.
+pub fn check_differential(input: &[u8]) {
+    let ctx = context();
+    for provider in [Provider::Tencent, Provider::Volcengine, Provider::Vodbridge] {
+        assert_eq!(
+            outcome(normalize(provider, input, &ctx)),
+            outcome(normalize_reference(provider, input, &ctx)),
+            "{provider:?}: the fast path and the reference path differ"
+        );
+    }
+    if let Ok(text) = std::str::from_utf8(input) {
+        assert_eq!(
+            pulled_outcome(normalize_pulled(text, &ctx)),
+            pulled_outcome(normalize_pulled_reference(text, &ctx)),
+            "pulled: the fast path and the reference path differ"
+        );
+    }
 }

@@ -7,6 +7,10 @@
 
 mod payloads;
 
+// The allocator of the `vodbridge` binary, so that what is measured is what runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

@@ -19,6 +19,10 @@
 
 mod payloads;
 
+// The allocator of the `vodbridge` binary, so that what is measured is what runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

@@ -8,16 +8,9 @@
 //! Everything else, including the provider name, is hashed, so different occurrences differ.
 //!
 //! The form is written into one buffer by a serde visitor (no `Value` tree is built) and is
-//! injective: every item starts with a tag byte and strings carry their length. Callers that
-//! read the event anyway need not parse it a second time for the id: [`tee`] writes the form of a
-//! value while a typed view is deserialized from it, and [`ObjectWriter`] assembles an object
-//! from members its caller split off itself.
-
-mod pool;
-mod tee;
-
-pub(crate) use pool::Buf;
-pub(crate) use tee::{view_with_id, TeeBuf, TeeSeed};
+//! injective: every item starts with a tag byte and strings carry their length. The fast path
+//! writes the same form while it reads the event's views, from the primitives
+//! here (the `pub(crate)` items below the id functions).
 
 use std::fmt;
 
@@ -25,6 +18,8 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::Deserializer;
 use sha2::{Digest, Sha256};
 use vodbridge_core::Provider;
+
+use crate::error::NormalizeError;
 
 /// Hex characters in an id (128 bits of the SHA-256 digest).
 pub const ID_HEX_LEN: usize = 32;
@@ -35,138 +30,32 @@ pub(crate) fn event_id(
     provider: Provider,
     json: &str,
     exclude: &[&str],
-) -> Result<String, serde_json::Error> {
-    let mut buf = Buf::with_capacity(json.len());
+) -> Result<String, NormalizeError> {
+    let mut buf = Vec::with_capacity(json.len());
     let mut scratch = Scratch::new();
     let mut de = serde_json::Deserializer::from_str(json);
-    Canon {
+    let parsed = Canon {
         out: &mut buf,
         scratch: &mut scratch,
         depth: 1,
         exclude,
     }
-    .deserialize(&mut de)?;
-    de.end()?;
-    Ok(hash(provider, &buf))
+    .deserialize(&mut de)
+    .and_then(|_| de.end());
+    match parsed {
+        Ok(()) => Ok(hash(provider, &buf)),
+        Err(_) if scratch.too_deep => Err(NormalizeError::TooDeep),
+        Err(e) => Err(NormalizeError::json(json, e)),
+    }
 }
 
 /// The id of a canonical form: SHA-256 over `provider`, a NUL and the form.
-fn hash(provider: Provider, canonical: &[u8]) -> String {
+pub(crate) fn hash(provider: Provider, canonical: &[u8]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(provider.as_str().as_bytes());
     hasher.update([0u8]);
     hasher.update(canonical);
     short_hex(&hasher.finalize())
-}
-
-/// The canonical form of an event object assembled member by member, for a caller that splits
-/// the object itself (the Tencent member split): the result is byte for byte what [`event_id`]
-/// computes from the whole object, without parsing the members the caller already wrote.
-///
-/// The members are hashed where they lie, in key order, rather than copied into one buffer in
-/// that order: a member whose value the caller has written already (the teed payload, the bulk
-/// of an event) is not copied at all.
-pub(crate) struct ObjectWriter<'x> {
-    /// The members written here (keys, and values not written elsewhere), in input order.
-    out: Buf,
-    /// The members' entries (at the bottom of the stack), and working memory for raw values.
-    scratch: Scratch,
-    sorted: bool,
-    exclude: &'x [&'x str],
-    /// The member whose value was written by the caller: its entry's start, and the value.
-    external: Option<(usize, &'x [u8])>,
-}
-
-impl<'x> ObjectWriter<'x> {
-    /// An object whose top-level members named in `exclude` are left out; `capacity` is a hint
-    /// (the canonical form is about as long as the JSON text).
-    pub(crate) fn new(capacity: usize, exclude: &'x [&'x str]) -> Self {
-        ObjectWriter {
-            out: Buf::with_capacity(capacity),
-            scratch: Scratch::new(),
-            sorted: true,
-            exclude,
-            external: None,
-        }
-    }
-
-    /// The next member in input order, its value raw JSON text (decoded even when excluded or
-    /// `null`, so that a bad escape fails here as it would in [`event_id`]).
-    pub(crate) fn raw_member(&mut self, key: &str, value: &str) -> Result<(), serde_json::Error> {
-        if value == "null" {
-            // Dropped like every `null` member, and nothing in it to decode: a pulled event spells
-            // out every other payload member as `null`, dozens per event.
-            return Ok(());
-        }
-        let start = self.out.len();
-        write_str(&mut self.out, key);
-        let key_end = self.out.len();
-        let mut de = serde_json::Deserializer::from_str(value);
-        let null = Canon {
-            out: &mut self.out,
-            scratch: &mut self.scratch,
-            depth: 2,
-            exclude: &[],
-        }
-        .deserialize(&mut de)?;
-        de.end()?;
-        self.member_written(key, start, key_end, null);
-        Ok(())
-    }
-
-    /// The next member in input order, its value's canonical form already written (by [`tee`]
-    /// at depth 2); `null` values are passed too, and dropped here like in [`event_id`].
-    pub(crate) fn canonical_member(&mut self, key: &str, value: &'x [u8], null: bool) {
-        let start = self.out.len();
-        write_str(&mut self.out, key);
-        let key_end = self.out.len();
-        if self.external.is_none() {
-            if !self.member_written(key, start, key_end, null) {
-                self.external = Some((start, value));
-            }
-        } else {
-            self.out.extend_from_slice(value);
-            self.member_written(key, start, key_end, null);
-        }
-    }
-
-    /// Record the member written from `start` (dropped when `null` or excluded: returns whether).
-    fn member_written(&mut self, key: &str, start: usize, key_end: usize, null: bool) -> bool {
-        if null || self.exclude.contains(&key) {
-            self.out.truncate(start);
-            return true;
-        }
-        let entry = Entry {
-            start,
-            key_start: key_start(&self.out, start, key_end),
-            key_end,
-            end: self.out.len(),
-        };
-        push_entry(&self.out, &mut self.scratch, 0, entry, &mut self.sorted);
-        false
-    }
-
-    /// The id of the object written so far: its members hashed in key order, where they lie.
-    pub(crate) fn id(mut self, provider: Provider) -> String {
-        let out = &self.out;
-        let entries = &mut self.scratch.entries;
-        if !self.sorted {
-            // As `close_object` orders them: by key text, duplicates in input order.
-            let key = |e: &Entry| &out[e.key_start..e.key_end];
-            entries.sort_unstable_by(|a, b| key(a).cmp(key(b)).then(a.start.cmp(&b.start)));
-        }
-        let mut hasher = Sha256::new();
-        hasher.update(provider.as_str().as_bytes());
-        hasher.update([0u8, TAG_OBJ]);
-        for e in entries.iter() {
-            hasher.update(&out[e.start..e.end]);
-            if let Some((_, value)) = self.external.filter(|(at, _)| *at == e.start) {
-                hasher.update(value);
-            }
-        }
-        hasher.update([TAG_OBJ_END]);
-        short_hex(&hasher.finalize())
-    }
 }
 
 /// Deterministic id for a dead letter of `body` received on `source_name`.
@@ -179,9 +68,9 @@ pub(crate) fn dead_letter_id(source_name: &str, body: &[u8]) -> String {
     short_hex(&hasher.finalize())
 }
 
-fn short_hex(digest: &[u8]) -> String {
+pub(crate) fn short_hex(digest: &[u8]) -> String {
     // Into a stack buffer, then one exact allocation: `hex::encode` collects a char iterator into
-    // a growing `String`, which cost about 1 % of a small event.
+    // a growing `String`.
     let digest = &digest[..ID_HEX_LEN / 2];
     let mut buf = [0u8; ID_HEX_LEN];
     match hex::encode_to_slice(digest, &mut buf)
@@ -193,20 +82,20 @@ fn short_hex(digest: &[u8]) -> String {
     }
 }
 
-const TAG_NULL: u8 = b'z';
-const TAG_TRUE: u8 = b't';
-const TAG_FALSE: u8 = b'f';
-const TAG_UINT: u8 = b'u';
-const TAG_INT: u8 = b'i';
-const TAG_FLOAT: u8 = b'd';
-const TAG_STR: u8 = b's';
-const TAG_OBJ: u8 = b'{';
-const TAG_OBJ_END: u8 = b'}';
-const TAG_ARR: u8 = b'[';
-const TAG_ARR_END: u8 = b']';
+pub(crate) const TAG_NULL: u8 = b'z';
+pub(crate) const TAG_TRUE: u8 = b't';
+pub(crate) const TAG_FALSE: u8 = b'f';
+pub(crate) const TAG_UINT: u8 = b'u';
+pub(crate) const TAG_INT: u8 = b'i';
+pub(crate) const TAG_FLOAT: u8 = b'd';
+pub(crate) const TAG_STR: u8 = b's';
+pub(crate) const TAG_OBJ: u8 = b'{';
+pub(crate) const TAG_OBJ_END: u8 = b'}';
+pub(crate) const TAG_ARR: u8 = b'[';
+pub(crate) const TAG_ARR_END: u8 = b']';
 
 /// A string: tag, LEB128 length, UTF-8 bytes (the compact length keeps the hashed buffer small).
-fn write_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(TAG_STR);
     let mut n = s.len();
     while n >= 0x80 {
@@ -218,7 +107,7 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Where the key text starts in an encoded key `[start, end)` (after the tag and LEB128 length).
-fn key_start(out: &[u8], start: usize, end: usize) -> usize {
+pub(crate) fn key_start(out: &[u8], start: usize, end: usize) -> usize {
     let mut i = start + 1;
     while i < end && out[i] & 0x80 != 0 {
         i += 1;
@@ -230,39 +119,33 @@ fn key_start(out: &[u8], start: usize, end: usize) -> usize {
 /// member entries of all open objects (a stack: each object owns the entries from the length it
 /// found to the end, and truncates back when it closes) and the copy of the members being reordered.
 #[derive(Default)]
-struct Scratch {
-    entries: Vec<Entry>,
+pub(crate) struct Scratch {
+    pub(crate) entries: Vec<Entry>,
     tail: Vec<u8>,
+    /// Set when a value nested past [`MAX_EVENT_DEPTH`] was refused: the parse's error is that.
+    too_deep: bool,
 }
 
 /// Open members the entry stack holds without growing: an event's deepest chain of open objects
-/// rarely has more members than this in total (growing it from empty cost 2 % of a small event).
+/// rarely has more members than this in total (so it is not grown from empty per event).
 const ENTRIES_RESERVE: usize = 32;
 
 impl Scratch {
-    /// Taken from the thread's reused ones (see [`pool`]) when it has one.
-    fn new() -> Self {
-        let (entries, tail) = pool::take_entries(ENTRIES_RESERVE);
-        Scratch { entries, tail }
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        pool::give_entries(
-            std::mem::take(&mut self.entries),
-            std::mem::take(&mut self.tail),
-        );
+    pub(crate) fn new() -> Self {
+        Scratch {
+            entries: Vec::with_capacity(ENTRIES_RESERVE),
+            ..Scratch::default()
+        }
     }
 }
 
 /// Writes the canonical form of one JSON value; returns whether the value was `null`.
-struct Canon<'o, 'x> {
-    out: &'o mut Vec<u8>,
-    scratch: &'o mut Scratch,
+pub(crate) struct Canon<'o, 'x> {
+    pub(crate) out: &'o mut Vec<u8>,
+    pub(crate) scratch: &'o mut Scratch,
     /// Nesting level of this value: 1 for the event object itself.
-    depth: u32,
-    exclude: &'x [&'x str],
+    pub(crate) depth: u32,
+    pub(crate) exclude: &'x [&'x str],
 }
 
 impl<'de> DeserializeSeed<'de> for Canon<'_, '_> {
@@ -277,12 +160,11 @@ impl<'de> DeserializeSeed<'de> for Canon<'_, '_> {
 /// consumers' parsers stop at 128 levels (serde_json's default, a common choice): 100 leaves room.
 pub(crate) const MAX_EVENT_DEPTH: u32 = 100;
 
-/// The message of the error [`check_depth`] raises; [`crate::NormalizeError::json`] recognizes it.
-pub(crate) const TOO_DEEP_MESSAGE: &str = "event nests deeper than the accepted depth";
-
-fn check_depth<E: de::Error>(depth: u32) -> Result<(), E> {
+/// Refuse a value at nesting level `depth` past [`MAX_EVENT_DEPTH`], and record why in `scratch`.
+pub(crate) fn check_depth<E: de::Error>(depth: u32, scratch: &mut Scratch) -> Result<(), E> {
     if depth > MAX_EVENT_DEPTH {
-        Err(E::custom(TOO_DEEP_MESSAGE))
+        scratch.too_deep = true;
+        Err(E::custom("event nests deeper than the accepted depth"))
     } else {
         Ok(())
     }
@@ -315,11 +197,11 @@ impl Visitor<'_> for KeySeed<'_, '_> {
 /// One member of an object in the output buffer: `[start, end)` is the encoded member,
 /// `[key_start, key_end)` the key text.
 #[derive(Clone, Copy)]
-struct Entry {
-    start: usize,
-    key_start: usize,
-    key_end: usize,
-    end: usize,
+pub(crate) struct Entry {
+    pub(crate) start: usize,
+    pub(crate) key_start: usize,
+    pub(crate) key_end: usize,
+    pub(crate) end: usize,
 }
 
 impl<'de> Visitor<'de> for Canon<'_, '_> {
@@ -355,7 +237,7 @@ impl<'de> Visitor<'de> for Canon<'_, '_> {
         Ok(false)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        check_depth::<A::Error>(self.depth)?;
+        check_depth::<A::Error>(self.depth, self.scratch)?;
         self.out.push(TAG_ARR);
         // Nulls inside arrays are positional, so they are kept.
         while seq
@@ -371,7 +253,7 @@ impl<'de> Visitor<'de> for Canon<'_, '_> {
         Ok(false)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        check_depth::<A::Error>(self.depth)?;
+        check_depth::<A::Error>(self.depth, self.scratch)?;
         let depth = self.depth;
         let exclude = if depth == 1 { self.exclude } else { &[] };
         let out = self.out;
@@ -429,9 +311,16 @@ impl<'de> Visitor<'de> for Canon<'_, '_> {
 /// Record a member just written to `out` (the object's entries start at `base` of the stack);
 /// `sorted` turns false once a key is smaller than the one before it.
 // Inlined: called out of line, the entry built in the caller's frame was read back with wider
-// loads than it was stored with, which stalled on every member (5 % of a `PullEvents` body).
+// loads than it was stored with, which stalled on every member (docs/performance.md,
+// "Normalizer").
 #[inline(always)]
-fn push_entry(out: &[u8], scratch: &mut Scratch, base: usize, entry: Entry, sorted: &mut bool) {
+pub(crate) fn push_entry(
+    out: &[u8],
+    scratch: &mut Scratch,
+    base: usize,
+    entry: Entry,
+    sorted: &mut bool,
+) {
     // Once an object is known to need sorting, its keys need no more comparing.
     if *sorted && scratch.entries.len() > base {
         if let Some(prev) = scratch.entries.last() {
@@ -453,11 +342,17 @@ fn push_entry(out: &[u8], scratch: &mut Scratch, base: usize, entry: Entry, sort
 }
 
 /// End the object whose members start at `body` of `out` and at `base` of the entry stack.
-fn close_object(out: &mut Vec<u8>, scratch: &mut Scratch, body: usize, base: usize, sorted: bool) {
+pub(crate) fn close_object(
+    out: &mut Vec<u8>,
+    scratch: &mut Scratch,
+    body: usize,
+    base: usize,
+    sorted: bool,
+) {
     if !sorted {
         // Members sorted by key text (UTF-8 byte order; duplicates keep input order, hence
         // the tie-break on position), then copied back in that order.
-        let Scratch { entries, tail } = &mut *scratch;
+        let Scratch { entries, tail, .. } = &mut *scratch;
         tail.clear();
         tail.extend_from_slice(&out[body..]);
         let key = |e: &Entry| &tail[e.key_start - body..e.key_end - body];
@@ -477,6 +372,7 @@ mod tests {
     use serde::de::IgnoredAny;
 
     use super::*;
+    use crate::fast::view_with_id;
 
     const EXCLUDED: &[&str] = &["EventHandle", "Sign", "T"];
 

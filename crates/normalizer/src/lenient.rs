@@ -13,7 +13,7 @@ use std::marker::PhantomData;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::NormalizeError;
+use crate::error::NormalizeError;
 
 /// The scalar visits of a lenient visitor (`visit_borrowed_str`, `visit_str`, `visit_u64`,
 /// `visit_i64`, `visit_f64`, `visit_bool` and `visit_unit`), each answering `Ok($value)`: a value
@@ -152,8 +152,8 @@ pub(crate) fn number(v: &Option<Scalar<'_>>) -> Option<f64> {
 
 impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+        struct ScalarVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for ScalarVisitor<'a> {
             type Value = Scalar<'a>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
@@ -188,7 +188,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
                 Ok(Scalar::Composite)
             }
         }
-        d.deserialize_any(V(PhantomData))
+        d.deserialize_any(ScalarVisitor(PhantomData))
     }
 }
 
@@ -218,8 +218,8 @@ pub(crate) fn obj<T>(v: &Option<Obj<T>>) -> Option<&T> {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        struct ObjVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjVisitor<T> {
             type Value = Obj<T>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
@@ -233,7 +233,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
             }
             crate::lenient::scalars_are!(Obj::Other);
         }
-        d.deserialize_any(V(PhantomData))
+        d.deserialize_any(ObjVisitor(PhantomData))
     }
 }
 
@@ -251,8 +251,8 @@ impl<T> List<T> {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        struct ListVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
             type Value = List<T>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
@@ -270,7 +270,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
             }
             crate::lenient::scalars_are!(List(Vec::new()));
         }
-        d.deserialize_any(V(PhantomData))
+        d.deserialize_any(ListVisitor(PhantomData))
     }
 }
 
@@ -279,8 +279,8 @@ pub(crate) struct Key<'a>(pub(crate) Cow<'a, str>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+        struct KeyVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for KeyVisitor<'a> {
             type Value = Key<'a>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an object key")
@@ -292,11 +292,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
                 Ok(Key(Cow::Owned(v.to_owned())))
             }
         }
-        d.deserialize_str(V(PhantomData))
+        d.deserialize_str(KeyVisitor(PhantomData))
     }
 }
 
 /// Parse `raw` (known-valid JSON) as a lenient view `T`.
 pub(crate) fn view<'a, T: Deserialize<'a>>(raw: &'a str) -> Result<T, NormalizeError> {
-    serde_json::from_str(raw).map_err(NormalizeError::json)
+    serde_json::from_str(raw).map_err(|e| NormalizeError::json(raw, e))
 }

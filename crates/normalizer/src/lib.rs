@@ -10,11 +10,18 @@
 //! and the id is a SHA-256 over a canonical form of the event streamed from the parser (see
 //! `docs/events.md` for the taxonomy, the `data` layout, the outcome rules and the id rule).
 //!
-//! Modules: `tencent` and `volcengine` (vendor mappers), `types` (the taxonomy tables),
-//! `record` (`data` layout and event assembly), `ids` (canonical hashing), `time` (lenient
-//! timestamps), `lenient` (type-tolerant field views).
+//! Every input can be read two ways with byte-identical results: the fast path (one pass where
+//! it can, used by [`normalize`]) and the plain reference path ([`normalize_reference`], for
+//! differential tests); see `context::Path`.
+//!
+//! Modules: `tencent` and `volcengine` (vendor readings and mappers), `types` (the taxonomy
+//! tables), `record` (`data` layout and event assembly), `ids` (canonical hashing), `fast` (the
+//! id's canonical form written while the views are read), `context` (source context, reading
+//! path, pulled event), `time` (lenient timestamps), `lenient` (type-tolerant field views).
 
+mod context;
 mod error;
+mod fast;
 mod ids;
 mod lenient;
 mod record;
@@ -23,36 +30,17 @@ mod time;
 mod types;
 mod volcengine;
 
+pub use context::{PulledEvent, SourceContext};
 pub use error::NormalizeError;
 pub use ids::ID_HEX_LEN;
 pub use types::{
     canonical_type, is_known_vendor_type, lookup, type_mappings, TypeMapping, UNMAPPED_TYPE,
 };
 
-use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 use vodbridge_core::{CanonicalEvent, Provider};
 
-/// What the normalizer needs to know about where an input came from.
-#[derive(Debug, Clone)]
-pub struct SourceContext<'a> {
-    /// The configured source name (`[[sources]] name`), used by routing templates.
-    pub source_name: &'a str,
-    /// The CloudEvents `source` attribute for this source (a URI-reference).
-    pub source_uri: &'a str,
-    /// When vodbridge received the input; used as `time` when the vendor gives none.
-    pub received_at: DateTime<Utc>,
-}
-
-/// One element of a Tencent `PullEvents` `EventSet`, normalized.
-#[derive(Debug)]
-pub struct PulledEvent {
-    /// The `EventHandle` to confirm, when the element had one (kept out of the id).
-    pub handle: Option<String>,
-    /// The canonical event, or why the element could not be normalized (dead-letter it, then
-    /// confirm the handle so one poison event never blocks the queue).
-    pub result: Result<CanonicalEvent, NormalizeError>,
-}
+use context::Path;
 
 /// Normalize one HTTP callback body (Tencent `EventContent` v3 or legacy v2; Volcengine callback
 /// envelope). A Tencent `PullEvents` response (`{"Response":{"EventSet":[…]}}`) is accepted too,
@@ -64,31 +52,55 @@ pub fn normalize(
     body: &[u8],
     ctx: &SourceContext<'_>,
 ) -> Result<Vec<CanonicalEvent>, NormalizeError> {
+    normalize_along(Path::Fast, provider, body, ctx)
+}
+
+/// [`normalize`] along the plain reference path: the same output byte for byte, at a higher
+/// cost. For differential tests of the fast path.
+#[doc(hidden)]
+pub fn normalize_reference(
+    provider: Provider,
+    body: &[u8],
+    ctx: &SourceContext<'_>,
+) -> Result<Vec<CanonicalEvent>, NormalizeError> {
+    normalize_along(Path::Reference, provider, body, ctx)
+}
+
+fn normalize_along(
+    path: Path,
+    provider: Provider,
+    body: &[u8],
+    ctx: &SourceContext<'_>,
+) -> Result<Vec<CanonicalEvent>, NormalizeError> {
+    if provider == Provider::Vodbridge {
+        return Err(NormalizeError::UnsupportedProvider);
+    }
+    // The mappers' parse validates the whole body itself, so it is not scanned an extra time
+    // just to be validated; only a body that is not UTF-8 is, to report the error.
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => text,
+        Err(_) => {
+            let raw: &RawValue =
+                serde_json::from_slice(body).map_err(|e| NormalizeError::json(body, e))?;
+            raw.get()
+        }
+    };
     match provider {
-        // The Tencent split validates the whole body itself, so a `PullEvents` body is not
-        // scanned an extra time just to be validated; the slow path only finds the error.
-        Provider::Tencent => match std::str::from_utf8(body) {
-            Ok(text) => tencent::normalize(text, ctx),
-            Err(_) => {
-                let raw: &RawValue = serde_json::from_slice(body).map_err(NormalizeError::json)?;
-                tencent::normalize(raw.get(), ctx)
-            }
-        },
-        // Likewise the Volcengine envelope view validates the whole body.
-        Provider::Volcengine => match std::str::from_utf8(body) {
-            Ok(text) => volcengine::normalize(text, ctx),
-            Err(_) => {
-                let raw: &RawValue = serde_json::from_slice(body).map_err(NormalizeError::json)?;
-                volcengine::normalize(raw.get(), ctx)
-            }
-        },
+        Provider::Tencent => tencent::normalize(path, text, ctx),
+        Provider::Volcengine => volcengine::normalize(path, text, ctx),
         Provider::Vodbridge => Err(NormalizeError::UnsupportedProvider),
     }
 }
 
 /// Normalize one raw element of a Tencent `PullEvents` `Response.EventSet` (JSON text).
 pub fn normalize_pulled(raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
-    tencent::pulled(raw_event, ctx)
+    tencent::pulled(Path::Fast, raw_event, ctx)
+}
+
+/// [`normalize_pulled`] along the plain reference path (see [`normalize_reference`]).
+#[doc(hidden)]
+pub fn normalize_pulled_reference(raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
+    tencent::pulled(Path::Reference, raw_event, ctx)
 }
 
 /// Split a Tencent `PullEvents` response body into its raw `EventSet` elements (for the poller,
@@ -103,10 +115,12 @@ pub fn pull_events_elements(body: &[u8]) -> Result<Vec<&RawValue>, NormalizeErro
     // serde's derived structs also read a JSON array positionally: refuse anything but an object,
     // as `normalize` does for the same body.
     if body.trim_ascii_start().first() != Some(&b'{') {
-        let _: &RawValue = serde_json::from_slice(body).map_err(NormalizeError::json)?;
+        let _: &RawValue =
+            serde_json::from_slice(body).map_err(|e| NormalizeError::json(body, e))?;
         return Err(NormalizeError::NotObject);
     }
-    let outer: Outer<'_> = serde_json::from_slice(body).map_err(NormalizeError::json)?;
+    let outer: Outer<'_> =
+        serde_json::from_slice(body).map_err(|e| NormalizeError::json(body, e))?;
     let response = outer
         .response
         .ok_or(NormalizeError::field("Response", "an object"))?;

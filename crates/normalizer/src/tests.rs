@@ -1,6 +1,6 @@
 //! API-level unit tests (the fixture and property tests live in `tests/`).
 
-use chrono::TimeZone;
+use chrono::{TimeZone, Utc};
 
 use super::*;
 
@@ -235,6 +235,17 @@ fn nesting_past_the_recursion_limit_is_too_deep_wherever_it_is() {
             "{provider:?}: {err}"
         );
         assert_eq!(err.reason(), "too_deep");
+    }
+    // A syntax error short of the recursion limit is one, however deep (and brackets in
+    // strings do not count).
+    for provider in [Provider::Tencent, Provider::Volcengine] {
+        let deep = format!("{}tru{}", "[".repeat(120), "]".repeat(120));
+        let body = format!(r#"{{"EventType":"X","Q":"[[[[{{{{","A":{deep}}}"#);
+        let err = normalize(provider, body.as_bytes(), &ctx()).expect_err("syntax");
+        assert_eq!(err.reason(), "not_json", "{provider:?}");
+        let body = format!("{{\"EventType\":\"X\",\n\"A\":{}}}", nested(200));
+        let err = normalize(provider, body.as_bytes(), &ctx()).expect_err("too deep");
+        assert_eq!(err.reason(), "too_deep", "{provider:?}");
     }
     let pulled = normalize_pulled(
         &format!(

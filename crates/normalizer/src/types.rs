@@ -19,11 +19,12 @@ pub struct TypeMapping {
     pub payload_keys: &'static [&'static str],
 }
 
-const fn t(
+/// A Tencent row.
+const fn tencent(
     vendor_type: &'static str,
-    payload_keys: &'static [&'static str],
     canonical_type: &'static str,
     task_kind: &'static str,
+    payload_keys: &'static [&'static str],
 ) -> TypeMapping {
     TypeMapping {
         vendor_type,
@@ -33,7 +34,8 @@ const fn t(
     }
 }
 
-const fn v(
+/// A Volcengine row.
+const fn volcengine(
     vendor_type: &'static str,
     canonical_type: &'static str,
     task_kind: &'static str,
@@ -46,280 +48,69 @@ const fn v(
     }
 }
 
-/// Tencent Cloud VOD `EventContent.EventType` values (API 2018-07-17, plus 2017-compatible ones).
+/// Tencent Cloud VOD `EventContent.EventType` values (API 2018-07-17, plus 2017-compatible ones):
+/// vendor type, canonical type, task kind, payload member(s).
+// One row per line, so that a new vendor type is one new line.
+#[rustfmt::skip]
 pub(crate) const TENCENT: &[TypeMapping] = &[
-    t(
-        "NewFileUpload",
-        &["FileUploadEvent"],
-        "vod.media.uploaded",
-        "upload",
-    ),
-    t(
-        "PullComplete",
-        &["PullCompleteEvent"],
-        "vod.media.pulled",
-        "pull",
-    ),
-    t(
-        "FileDeleted",
-        &["FileDeleteEvent"],
-        "vod.media.deleted",
-        "delete",
-    ),
-    t(
-        "ProcedureStateChanged",
-        &["ProcedureStateChangeEvent"],
-        "vod.workflow.completed",
-        "workflow",
-    ),
-    t(
-        "EditMediaComplete",
-        &["EditMediaCompleteEvent"],
-        "vod.media.edited",
-        "edit",
-    ),
-    t(
-        "SplitMediaComplete",
-        &["SplitMediaCompleteEvent"],
-        "vod.media.split",
-        "split",
-    ),
-    t(
-        "ComposeMediaComplete",
-        &["ComposeMediaCompleteEvent"],
-        "vod.media.composed",
-        "compose",
-    ),
-    t(
-        "WechatMiniProgramPublishComplete",
-        &[
-            "WechatMiniProgramPublishCompleteEvent",
-            "WechatMiniProgramPublishEvent",
-        ],
-        "vod.media.published",
-        "wechat_mini_program_publish",
-    ),
-    t(
-        "WechatPublishComplete",
-        &["WechatPublishCompleteEvent", "WechatPublishComplete"],
-        "vod.media.published",
-        "wechat_publish",
-    ),
-    t(
-        "RestoreMediaComplete",
-        &["RestoreMediaCompleteEvent"],
-        "vod.media.restored",
-        "restore",
-    ),
-    t(
-        "RemoveWatermark",
-        &["RemoveWatermarkCompleteEvent"],
-        "vod.media.watermark.removed",
-        "remove_watermark",
-    ),
-    t(
-        "RebuildMediaComplete",
-        &["RebuildMediaCompleteEvent"],
-        "vod.media.rebuilt",
-        "rebuild",
-    ),
-    t(
-        "ReviewAudioVideoComplete",
-        &["ReviewAudioVideoCompleteEvent"],
-        "vod.media.reviewed",
-        "review",
-    ),
-    t(
-        "ExtractTraceWatermarkComplete",
-        &["ExtractTraceWatermarkCompleteEvent"],
-        "vod.media.watermark.extracted",
-        "extract_trace_watermark",
-    ),
-    t(
-        "ExtractCopyRightWatermarkComplete",
-        &["ExtractCopyRightWatermarkCompleteEvent"],
-        "vod.media.watermark.extracted",
-        "extract_copyright_watermark",
-    ),
-    t(
-        "ExtractBlindWatermarkComplete",
-        &[
-            "ExtractBlindWatermarkComplete",
-            "ExtractBlindWatermarkCompleteEvent",
-        ],
-        "vod.media.watermark.extracted",
-        "extract_blind_watermark",
-    ),
-    t(
-        "DescribeFileAttributesComplete",
-        &["DescribeFileAttributesCompleteEvent"],
-        "vod.media.metadata.extracted",
-        "describe_file_attributes",
-    ),
-    t(
-        "QualityInspectComplete",
-        &["QualityInspectCompleteEvent"],
-        "vod.media.quality.inspected",
-        "quality_inspect",
-    ),
-    t(
-        "QualityEnhanceComplete",
-        &["QualityEnhanceCompleteEvent"],
-        "vod.media.quality.enhanced",
-        "quality_enhance",
-    ),
-    t(
-        "MediaCastStatusChanged",
-        &["MediaCastStatusChangedEvent"],
-        "vod.mediacast.status.changed",
-        "media_cast",
-    ),
-    t(
-        "PersistenceComplete",
-        &["PersistenceCompleteEvent"],
-        "vod.media.persisted",
-        "persistence",
-    ),
-    t(
-        "ComplexAdaptiveDynamicStreamingComplete",
-        &["ComplexAdaptiveDynamicStreamingCompleteEvent"],
-        "vod.media.transcoded",
-        "complex_adaptive_streaming",
-    ),
-    t(
-        "ProcessMediaByMPSComplete",
-        &["ProcessMediaByMPSCompleteEvent"],
-        "vod.media.processed",
-        "mps",
-    ),
-    t(
-        "AigcImageTaskComplete",
-        &["AigcImageCompleteEvent"],
-        "vod.aigc.image.generated",
-        "aigc_image",
-    ),
-    t(
-        "AigcImageComplete",
-        &["AigcImageCompleteEvent"],
-        "vod.aigc.image.generated",
-        "aigc_image",
-    ),
-    t(
-        "AigcVideoTaskComplete",
-        &["AigcVideoCompleteEvent"],
-        "vod.aigc.video.generated",
-        "aigc_video",
-    ),
-    t(
-        "AigcVideoComplete",
-        &["AigcVideoCompleteEvent"],
-        "vod.aigc.video.generated",
-        "aigc_video",
-    ),
-    t(
-        "SceneAigcImageCompleteEvent",
-        &["SceneAigcImageCompleteEvent"],
-        "vod.aigc.image.generated",
-        "scene_aigc_image",
-    ),
-    t(
-        "ProcessImageAsyncCompleteEvent",
-        &["ProcessImageAsyncCompleteEvent"],
-        "vod.image.processed",
-        "process_image",
-    ),
-    t(
-        "CreateAigcAdvancedCustomElementCompleteEvent",
-        &["CreateAigcAdvancedCustomElementCompleteEvent"],
-        "vod.aigc.element.created",
-        "aigc_custom_element",
-    ),
-    t(
-        "CreateAigcCustomVoiceCompleteEvent",
-        &["CreateAigcCustomVoiceCompleteEvent"],
-        "vod.aigc.voice.created",
-        "aigc_custom_voice",
-    ),
-    t(
-        "DescribeAigcFaceInfoAsyncComplete",
-        &["DescribeAigcFaceInfoAsyncCompleteEvent"],
-        "vod.aigc.faceinfo.extracted",
-        "aigc_face_info",
-    ),
+    tencent("NewFileUpload",                                "vod.media.uploaded",            "upload",                      &["FileUploadEvent"]),
+    tencent("PullComplete",                                 "vod.media.pulled",              "pull",                        &["PullCompleteEvent"]),
+    tencent("FileDeleted",                                  "vod.media.deleted",             "delete",                      &["FileDeleteEvent"]),
+    tencent("ProcedureStateChanged",                        "vod.workflow.completed",        "workflow",                    &["ProcedureStateChangeEvent"]),
+    tencent("EditMediaComplete",                            "vod.media.edited",              "edit",                        &["EditMediaCompleteEvent"]),
+    tencent("SplitMediaComplete",                           "vod.media.split",               "split",                       &["SplitMediaCompleteEvent"]),
+    tencent("ComposeMediaComplete",                         "vod.media.composed",            "compose",                     &["ComposeMediaCompleteEvent"]),
+    tencent("WechatMiniProgramPublishComplete",             "vod.media.published",           "wechat_mini_program_publish", &["WechatMiniProgramPublishCompleteEvent", "WechatMiniProgramPublishEvent"]),
+    tencent("WechatPublishComplete",                        "vod.media.published",           "wechat_publish",              &["WechatPublishCompleteEvent", "WechatPublishComplete"]),
+    tencent("RestoreMediaComplete",                         "vod.media.restored",            "restore",                     &["RestoreMediaCompleteEvent"]),
+    tencent("RemoveWatermark",                              "vod.media.watermark.removed",   "remove_watermark",            &["RemoveWatermarkCompleteEvent"]),
+    tencent("RebuildMediaComplete",                         "vod.media.rebuilt",             "rebuild",                     &["RebuildMediaCompleteEvent"]),
+    tencent("ReviewAudioVideoComplete",                     "vod.media.reviewed",            "review",                      &["ReviewAudioVideoCompleteEvent"]),
+    tencent("ExtractTraceWatermarkComplete",                "vod.media.watermark.extracted", "extract_trace_watermark",     &["ExtractTraceWatermarkCompleteEvent"]),
+    tencent("ExtractCopyRightWatermarkComplete",            "vod.media.watermark.extracted", "extract_copyright_watermark", &["ExtractCopyRightWatermarkCompleteEvent"]),
+    tencent("ExtractBlindWatermarkComplete",                "vod.media.watermark.extracted", "extract_blind_watermark",     &["ExtractBlindWatermarkComplete", "ExtractBlindWatermarkCompleteEvent"]),
+    tencent("DescribeFileAttributesComplete",               "vod.media.metadata.extracted",  "describe_file_attributes",    &["DescribeFileAttributesCompleteEvent"]),
+    tencent("QualityInspectComplete",                       "vod.media.quality.inspected",   "quality_inspect",             &["QualityInspectCompleteEvent"]),
+    tencent("QualityEnhanceComplete",                       "vod.media.quality.enhanced",    "quality_enhance",             &["QualityEnhanceCompleteEvent"]),
+    tencent("MediaCastStatusChanged",                       "vod.mediacast.status.changed",  "media_cast",                  &["MediaCastStatusChangedEvent"]),
+    tencent("PersistenceComplete",                          "vod.media.persisted",           "persistence",                 &["PersistenceCompleteEvent"]),
+    tencent("ComplexAdaptiveDynamicStreamingComplete",      "vod.media.transcoded",          "complex_adaptive_streaming",  &["ComplexAdaptiveDynamicStreamingCompleteEvent"]),
+    tencent("ProcessMediaByMPSComplete",                    "vod.media.processed",           "mps",                         &["ProcessMediaByMPSCompleteEvent"]),
+    tencent("AigcImageTaskComplete",                        "vod.aigc.image.generated",      "aigc_image",                  &["AigcImageCompleteEvent"]),
+    tencent("AigcImageComplete",                            "vod.aigc.image.generated",      "aigc_image",                  &["AigcImageCompleteEvent"]),
+    tencent("AigcVideoTaskComplete",                        "vod.aigc.video.generated",      "aigc_video",                  &["AigcVideoCompleteEvent"]),
+    tencent("AigcVideoComplete",                            "vod.aigc.video.generated",      "aigc_video",                  &["AigcVideoCompleteEvent"]),
+    tencent("SceneAigcImageCompleteEvent",                  "vod.aigc.image.generated",      "scene_aigc_image",            &["SceneAigcImageCompleteEvent"]),
+    tencent("ProcessImageAsyncCompleteEvent",               "vod.image.processed",           "process_image",               &["ProcessImageAsyncCompleteEvent"]),
+    tencent("CreateAigcAdvancedCustomElementCompleteEvent", "vod.aigc.element.created",      "aigc_custom_element",         &["CreateAigcAdvancedCustomElementCompleteEvent"]),
+    tencent("CreateAigcCustomVoiceCompleteEvent",           "vod.aigc.voice.created",        "aigc_custom_voice",           &["CreateAigcCustomVoiceCompleteEvent"]),
+    tencent("DescribeAigcFaceInfoAsyncComplete",            "vod.aigc.faceinfo.extracted",   "aigc_face_info",              &["DescribeAigcFaceInfoAsyncCompleteEvent"]),
     // 2017-compatible events (tasks started through the 2017 API).
-    t(
-        "TranscodeComplete",
-        &["TranscodeCompleteEvent"],
-        "vod.media.transcoded",
-        "transcode_2017",
-    ),
-    t(
-        "ConcatComplete",
-        &["ConcatCompleteEvent"],
-        "vod.media.concatenated",
-        "concat_2017",
-    ),
-    t(
-        "ClipComplete",
-        &["ClipCompleteEvent"],
-        "vod.media.clipped",
-        "clip_2017",
-    ),
-    t(
-        "CreateImageSpriteComplete",
-        &["CreateImageSpriteCompleteEvent"],
-        "vod.media.sprites.generated",
-        "image_sprite_2017",
-    ),
-    t(
-        "CreateSnapshotByTimeOffsetComplete",
-        &["SnapshotByTimeOffsetCompleteEvent"],
-        "vod.media.snapshots.generated",
-        "snapshot_2017",
-    ),
+    tencent("TranscodeComplete",                            "vod.media.transcoded",          "transcode_2017",              &["TranscodeCompleteEvent"]),
+    tencent("ConcatComplete",                               "vod.media.concatenated",        "concat_2017",                 &["ConcatCompleteEvent"]),
+    tencent("ClipComplete",                                 "vod.media.clipped",             "clip_2017",                   &["ClipCompleteEvent"]),
+    tencent("CreateImageSpriteComplete",                    "vod.media.sprites.generated",   "image_sprite_2017",           &["CreateImageSpriteCompleteEvent"]),
+    tencent("CreateSnapshotByTimeOffsetComplete",           "vod.media.snapshots.generated", "snapshot_2017",               &["SnapshotByTimeOffsetCompleteEvent"]),
 ];
 
-/// Volcengine VOD callback `EventType` values.
+/// Volcengine VOD callback `EventType` values: vendor type, canonical type, task kind.
+#[rustfmt::skip]
 pub(crate) const VOLCENGINE: &[TypeMapping] = &[
-    v("FileUploadComplete", "vod.media.uploaded", "upload"),
-    v(
-        "DirectUrlObjectUploadComplete",
-        "vod.media.uploaded",
-        "direct_url_upload",
-    ),
-    v("FileUploadByUrlComplete", "vod.media.pulled", "url_upload"),
-    v(
-        "MaterialUploadComplete",
-        "vod.material.uploaded",
-        "material_upload",
-    ),
-    v(
-        "UploadGetMetaComplete",
-        "vod.media.metadata.extracted",
-        "get_meta",
-    ),
-    v("DeleteMediaComplete", "vod.media.deleted", "delete"),
-    v(
-        "DeleteMaterialComplete",
-        "vod.material.deleted",
-        "delete_material",
-    ),
-    v(
-        "DeleteTranscodesComplete",
-        "vod.media.outputs.deleted",
-        "delete_transcodes",
-    ),
-    v("WorkflowComplete", "vod.workflow.completed", "workflow"),
+    volcengine("FileUploadComplete",              "vod.media.uploaded",             "upload"),
+    volcengine("DirectUrlObjectUploadComplete",   "vod.media.uploaded",             "direct_url_upload"),
+    volcengine("FileUploadByUrlComplete",         "vod.media.pulled",               "url_upload"),
+    volcengine("MaterialUploadComplete",          "vod.material.uploaded",          "material_upload"),
+    volcengine("UploadGetMetaComplete",           "vod.media.metadata.extracted",   "get_meta"),
+    volcengine("DeleteMediaComplete",             "vod.media.deleted",              "delete"),
+    volcengine("DeleteMaterialComplete",          "vod.material.deleted",           "delete_material"),
+    volcengine("DeleteTranscodesComplete",        "vod.media.outputs.deleted",      "delete_transcodes"),
+    volcengine("WorkflowComplete",                "vod.workflow.completed",         "workflow"),
     // The subscription name of workflow completion (SetCallbackEvent); same occurrence.
-    v("TranscodeComplete", "vod.workflow.completed", "workflow"),
-    v("ExecutionComplete", "vod.media.processed", "execution"),
-    v("VideoTrackComplete", "vod.media.edited", "edit"),
-    v(
-        "UpdateMediaStorageClassComplete",
-        "vod.media.storageclass.changed",
-        "storage_class",
-    ),
-    v("SyncURIComplete", "vod.media.synced", "sync"),
+    volcengine("TranscodeComplete",               "vod.workflow.completed",         "workflow"),
+    volcengine("ExecutionComplete",               "vod.media.processed",            "execution"),
+    volcengine("VideoTrackComplete",              "vod.media.edited",               "edit"),
+    volcengine("UpdateMediaStorageClassComplete", "vod.media.storageclass.changed", "storage_class"),
+    volcengine("SyncURIComplete",                 "vod.media.synced",               "sync"),
 ];
 
 /// Every mapping of `provider` (empty for [`Provider::Vodbridge`]).

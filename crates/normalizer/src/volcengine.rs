@@ -7,10 +7,13 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use vodbridge_core::{CanonicalEvent, Outcome, Provider};
 
+use crate::context::{Path, SourceContext};
+use crate::error::NormalizeError;
 use crate::lenient::{self, id, nonempty, number, obj, Obj, Scalar};
 use crate::record::{self, Extract, Header, Original};
 use crate::time::parse_vendor_time;
-use crate::{ids, types, NormalizeError, SourceContext, UNMAPPED_TYPE};
+use crate::types::{self, UNMAPPED_TYPE};
+use crate::{fast, ids};
 
 /// `RequestId` is excluded from the id: the docs do not promise that retries keep it.
 const ID_EXCLUDED: &[&str] = &["RequestId"];
@@ -138,24 +141,31 @@ struct Extra<'a> {
 
 /// A callback body.
 pub(crate) fn normalize(
+    path: Path,
     text: &str,
     ctx: &SourceContext<'_>,
 ) -> Result<Vec<CanonicalEvent>, NormalizeError> {
     // The envelope view and the id in one pass, which also validates the whole body (so the
     // body text is the `original`); anything unusual (an error of either) takes the old way, a
     // raw scan, the view, then the id, which reports errors exactly as it always did.
-    let (env, id, raw) =
-        match ids::view_with_id::<Obj<Envelope<'_>>>(Provider::Volcengine, text, ID_EXCLUDED) {
-            Some((env, id)) => (
-                env,
-                Some(id),
-                Original::of_body(text).map_err(NormalizeError::json)?,
-            ),
-            None => {
-                let raw: &RawValue = serde_json::from_str(text).map_err(NormalizeError::json)?;
-                (lenient::view(raw.get())?, None, Original::Raw(raw))
-            }
-        };
+    let teed = match path {
+        Path::Fast => {
+            fast::view_with_id::<Obj<Envelope<'_>>>(Provider::Volcengine, text, ID_EXCLUDED)
+        }
+        Path::Reference => None,
+    };
+    let (env, id, raw) = match teed {
+        Some((env, id)) => (
+            env,
+            Some(id),
+            Original::of_body(text).map_err(|e| NormalizeError::json(text, e))?,
+        ),
+        None => {
+            let raw: &RawValue =
+                serde_json::from_str(text).map_err(|e| NormalizeError::json(text, e))?;
+            (lenient::view(raw.get())?, None, Original::Raw(raw))
+        }
+    };
     let Obj::Some(env) = env else {
         return Err(NormalizeError::NotObject);
     };
@@ -178,8 +188,7 @@ pub(crate) fn normalize(
     let outcome = outcome(&env, data, &mut x);
     let id = match id {
         Some(id) => id,
-        None => ids::event_id(Provider::Volcengine, raw.get(), ID_EXCLUDED)
-            .map_err(NormalizeError::json)?,
+        None => ids::event_id(Provider::Volcengine, raw.get(), ID_EXCLUDED)?,
     };
     let header = Header {
         provider: Provider::Volcengine,
@@ -189,7 +198,7 @@ pub(crate) fn normalize(
         id,
         time: env.event_time.as_ref().and_then(parse_vendor_time),
     };
-    Ok(vec![record::build(header, x, raw, ctx)])
+    Ok(vec![record::build(path, header, x, raw, ctx)])
 }
 
 fn extract<'a>(d: &Data<'a>, kind: Option<&'static str>) -> Result<Extract<'a>, NormalizeError> {

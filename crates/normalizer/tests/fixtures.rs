@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
 use vodbridge_core::{CanonicalEvent, Provider};
-use vodbridge_normalizer::{normalize, normalize_pulled, type_mappings, SourceContext};
+use vodbridge_normalizer::{
+    normalize, normalize_pulled, normalize_reference, type_mappings, SourceContext,
+};
 
 fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
@@ -253,5 +255,28 @@ fn fixture_ids_are_distinct_and_every_vendor_type_is_covered() {
             let row = format!("| `{}` | `{}` |", m.vendor_type, m.canonical_type);
             assert!(docs.contains(&row), "docs/events.md lacks the row {row}");
         }
+    }
+}
+
+/// Every fixture gives the same output along the plain reference path as along the fast path,
+/// byte for byte (the differential property test does the same on generated inputs).
+#[test]
+fn the_reference_path_gives_every_fixture_the_same_output() {
+    for (provider, case, path) in cases() {
+        let body = std::fs::read(&path).expect("fixture");
+        let structured = |r: Result<Vec<CanonicalEvent>, _>| {
+            r.map(|events| {
+                events
+                    .iter()
+                    .map(|e| e.to_structured_json())
+                    .collect::<Vec<_>>()
+            })
+            .map_err(|e: vodbridge_normalizer::NormalizeError| (e.reason(), e.to_string()))
+        };
+        assert_eq!(
+            structured(normalize(provider, &body, &ctx(provider))),
+            structured(normalize_reference(provider, &body, &ctx(provider))),
+            "{case}"
+        );
     }
 }

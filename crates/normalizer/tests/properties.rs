@@ -1,13 +1,15 @@
 //! Properties of the normalizer on arbitrary input: it never panics (arbitrary bytes, arbitrary
 //! JSON, and arbitrary JSON inside known Tencent/Volcengine envelopes so the typed paths run),
-//! ids are deterministic, and ids do not depend on key order or on `null` members.
+//! ids are deterministic, ids do not depend on key order or on `null` members, and the fast path
+//! and the plain reference path give byte-identical output.
 
 use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 use vodbridge_core::Provider;
 use vodbridge_normalizer::{
-    normalize, normalize_pulled, pull_events_elements, type_mappings, SourceContext,
+    normalize, normalize_pulled, normalize_pulled_reference, normalize_reference,
+    pull_events_elements, type_mappings, PulledEvent, SourceContext,
 };
 
 fn ctx() -> SourceContext<'static> {
@@ -200,6 +202,60 @@ fn spaced(v: &Value, seed: &mut u64) -> String {
 /// What `normalize` gives: every event's structured JSON, or the error's reason and text.
 type Outcome = Result<Vec<Vec<u8>>, (&'static str, String)>;
 
+fn outcome(
+    result: Result<Vec<vodbridge_core::CanonicalEvent>, vodbridge_normalizer::NormalizeError>,
+) -> Outcome {
+    result
+        .map(|events| events.iter().map(|e| e.to_structured_json()).collect())
+        .map_err(|e| (e.reason(), e.to_string()))
+}
+
+fn pulled_outcome(pulled: PulledEvent) -> (Option<String>, Outcome) {
+    (pulled.handle, outcome(pulled.result.map(|e| vec![e])))
+}
+
+/// Inputs for the differential test: arbitrary bytes, arbitrary JSON, Tencent events (v3 and
+/// legacy v2) and Volcengine callbacks spelled with varied whitespace, escapes, key order and
+/// `null` members, and `PullEvents` responses of such events.
+fn arb_input() -> impl Strategy<Value = Vec<u8>> {
+    let legacy = (arb_tencent_event(), arb_json()).prop_map(|(v, data)| {
+        let ty = v["EventType"].clone();
+        serde_json::json!({"version": "4.0", "eventType": ty, "data": data})
+    });
+    let event = prop_oneof![
+        4 => arb_tencent_event(),
+        2 => arb_volc_event(),
+        1 => legacy,
+        1 => arb_json(),
+    ];
+    let spelled = (event, any::<u64>(), any::<bool>()).prop_map(|(v, seed, reorder)| {
+        let mut seed = seed;
+        if reorder {
+            shuffled_with_nulls(&v)
+        } else {
+            spaced(&v, &mut seed)
+        }
+    });
+    let response =
+        (prop::collection::vec(spelled.clone(), 0..4), any::<u64>()).prop_map(|(events, seed)| {
+            let mut seed = seed;
+            let set: Vec<String> = events
+                .iter()
+                .map(|e| format!("{}{e}{}", ws(&mut seed), ws(&mut seed)))
+                .collect();
+            format!(
+                "{{\"Response\":{{\"EventSet\":[{}],\"RequestId\":\"r\"}}{}}}",
+                set.join(","),
+                ws(&mut seed)
+            )
+        });
+    prop_oneof![
+        1 => prop::collection::vec(any::<u8>(), 0..64),
+        6 => spelled.prop_map(String::into_bytes),
+        3 => response.prop_map(String::into_bytes),
+    ]
+}
+
 fn ids(provider: Provider, body: &[u8]) -> Option<Vec<String>> {
     normalize(provider, body, &ctx())
         .ok()
@@ -275,6 +331,23 @@ proptest! {
                 let embedded = format!("\"original\":{}", element.get());
                 prop_assert!(String::from_utf8_lossy(event).contains(&embedded));
             }
+        }
+    }
+
+    #[test]
+    fn the_fast_path_and_the_reference_path_agree(input in arb_input()) {
+        for provider in [Provider::Tencent, Provider::Volcengine, Provider::Vodbridge] {
+            prop_assert_eq!(
+                outcome(normalize(provider, &input, &ctx())),
+                outcome(normalize_reference(provider, &input, &ctx())),
+                "{:?}", provider
+            );
+        }
+        if let Ok(text) = std::str::from_utf8(&input) {
+            prop_assert_eq!(
+                pulled_outcome(normalize_pulled(text, &ctx())),
+                pulled_outcome(normalize_pulled_reference(text, &ctx()))
+            );
         }
     }
 

@@ -1,5 +1,6 @@
-//! `data` written by hand: byte for byte what the derived `Serialize` of [`Data`] writes (the
-//! tests hold the two equal), at half the cost, and handed to `RawValue` without a second scan.
+//! `data` written by hand on the fast path: byte for byte what the derived `Serialize` of
+//! [`Data`] writes (the tests and the reference path hold the two equal), and handed to
+//! `RawValue` without a second scan. What it saves is measured in docs/performance.md.
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -8,7 +9,7 @@ use serde::de::value::{BorrowedStrDeserializer, StringDeserializer};
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::{forward_to_deserialize_any, Deserializer};
 
-use super::{Data, RAW_VALUE_MARKER};
+use super::layout::{Data, RAW_VALUE_MARKER};
 
 /// A member name as it is written: quoted, with its colon.
 macro_rules! k {
@@ -19,9 +20,9 @@ macro_rules! k {
 
 impl Data<'_, '_> {
     /// The JSON text of `data`: byte for byte what the derived `Serialize` writes (a unit test
-    /// holds the two equal), into a `String` of exactly its size. Through serde it cost twice as
-    /// much: every member name escaped on every call, every value escaped byte by byte, and the
-    /// buffer grown from 128 bytes.
+    /// holds the two equal), into a `String` of exactly its size. Through serde every member
+    /// name is escaped on every call, every value escaped byte by byte, and the buffer grown from
+    /// 128 bytes.
     ///
     /// The members before `original` are written into a reused per-thread buffer first, so that
     /// the result is allocated once at its exact size: `Box<RawValue>` holds a boxed `str`, and a
@@ -53,22 +54,25 @@ impl Data<'_, '_> {
     /// `{` and every member up to the name of `original` (which comes last), with its colon.
     fn write_members(&self, out: &mut String) {
         out.push('{');
-        let mut w = JsonObject(out, true);
+        let mut w = JsonObject { out, empty: true };
         if let Some(m) = self.media {
             w.key(k!("media"));
-            w.0.push('{');
-            let mut o = JsonObject(w.0, true);
+            w.out.push('{');
+            let mut o = JsonObject {
+                out: w.out,
+                empty: true,
+            };
             o.push_str(k!("id"), m.id.as_deref());
             if !m.ids.is_empty() {
                 o.key(k!("ids"));
-                o.0.push('[');
+                o.out.push('[');
                 for (i, id) in m.ids.iter().enumerate() {
                     if i > 0 {
-                        o.0.push(',');
+                        o.out.push(',');
                     }
-                    json_string(o.0, id);
+                    json_string(o.out, id);
                 }
-                o.0.push(']');
+                o.out.push(']');
             }
             o.push_str(k!("name"), m.name.as_deref());
             o.push_str(k!("url"), m.url.as_deref());
@@ -76,24 +80,30 @@ impl Data<'_, '_> {
             o.push_str(k!("storeUri"), m.store_uri.as_deref());
             o.push_number(k!("size"), m.size);
             o.push_number(k!("duration"), m.duration);
-            o.0.push('}');
+            o.out.push('}');
         }
         if let Some(t) = self.task {
             w.key(k!("task"));
-            w.0.push('{');
-            let mut o = JsonObject(w.0, true);
+            w.out.push('{');
+            let mut o = JsonObject {
+                out: w.out,
+                empty: true,
+            };
             o.push_str(k!("id"), t.id.as_deref());
             o.push_str(k!("kind"), t.kind);
             o.push_str(k!("status"), t.status.as_deref());
-            o.0.push('}');
+            o.out.push('}');
         }
         if let Some(e) = &self.error {
             w.key(k!("error"));
-            w.0.push('{');
-            let mut o = JsonObject(w.0, true);
+            w.out.push('{');
+            let mut o = JsonObject {
+                out: w.out,
+                empty: true,
+            };
             o.push_str(k!("code"), e.code);
             o.push_str(k!("message"), e.message);
-            o.0.push('}');
+            o.out.push('}');
         }
         w.push_str(k!("context"), self.context);
         w.push_str(k!("sessionId"), self.session_id);
@@ -112,22 +122,26 @@ thread_local! {
 /// not pin its memory for good).
 const PREFIX_KEEP: usize = 16 * 1024;
 
-/// The members of a JSON object being written (the `{` is written already); `.1`: none yet.
-struct JsonObject<'o>(&'o mut String, bool);
+/// The members of a JSON object being written (the `{` is written already).
+struct JsonObject<'o> {
+    out: &'o mut String,
+    /// No member written yet.
+    empty: bool,
+}
 
 impl JsonObject<'_> {
     /// The next member's name, written as `k!` gives it.
     fn key(&mut self, name: &str) {
-        if !std::mem::replace(&mut self.1, false) {
-            self.0.push(',');
+        if !std::mem::replace(&mut self.empty, false) {
+            self.out.push(',');
         }
-        self.0.push_str(name);
+        self.out.push_str(name);
     }
 
     fn push_str(&mut self, name: &str, value: Option<&str>) {
         if let Some(value) = value {
             self.key(name);
-            json_string(self.0, value);
+            json_string(self.out, value);
         }
     }
 
@@ -136,9 +150,9 @@ impl JsonObject<'_> {
         let Some(f) = value else { return };
         self.key(name);
         if f.fract() == 0.0 && f.abs() < 9.0e15 {
-            let _ = write!(self.0, "{}", f as i64);
+            let _ = write!(self.out, "{}", f as i64);
         } else {
-            self.0
+            self.out
                 .push_str(&serde_json::to_string(&f).unwrap_or_else(|_| "null".to_owned()));
         }
     }
@@ -171,7 +185,10 @@ impl<'de> Deserializer<'de> for Written {
     type Error = de::value::Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        v.visit_map(WrittenMap(Some(self.0), false))
+        v.visit_map(WrittenMap {
+            text: Some(self.0),
+            key_given: false,
+        })
     }
 
     forward_to_deserialize_any! {
@@ -181,8 +198,11 @@ impl<'de> Deserializer<'de> for Written {
     }
 }
 
-/// The map of [`Written`]: the marker key, then the text (`.1`: the key was given).
-struct WrittenMap(Option<String>, bool);
+/// The map of [`Written`]: the marker key, then the text.
+struct WrittenMap {
+    text: Option<String>,
+    key_given: bool,
+}
 
 impl<'de> MapAccess<'de> for WrittenMap {
     type Error = de::value::Error;
@@ -191,7 +211,7 @@ impl<'de> MapAccess<'de> for WrittenMap {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Self::Error> {
-        if std::mem::replace(&mut self.1, true) {
+        if std::mem::replace(&mut self.key_given, true) {
             return Ok(None);
         }
         seed.deserialize(BorrowedStrDeserializer::new(RAW_VALUE_MARKER))
@@ -203,7 +223,7 @@ impl<'de> MapAccess<'de> for WrittenMap {
         seed: V,
     ) -> Result<V::Value, Self::Error> {
         let text = self
-            .0
+            .text
             .take()
             .ok_or_else(|| de::Error::custom("raw value read twice"))?;
         seed.deserialize(StringDeserializer::new(text))
@@ -217,7 +237,7 @@ mod tests {
     use serde::Deserialize;
     use serde_json::value::RawValue;
 
-    use super::super::{ErrorInfo, Media, Original, Task};
+    use super::super::layout::{ErrorInfo, Media, Original, Task};
     use super::*;
 
     #[test]

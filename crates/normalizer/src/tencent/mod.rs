@@ -1,6 +1,7 @@
 //! Tencent Cloud VOD: normal-callback bodies (`EventContent` v3 and the legacy v2 format),
 //! `PullEvents` responses and single pulled `EventSet` elements.
 
+mod event_set;
 mod legacy;
 mod payload;
 mod response;
@@ -11,10 +12,13 @@ use std::borrow::Cow;
 use serde_json::value::RawValue;
 use vodbridge_core::{CanonicalEvent, Provider};
 
+use crate::context::{Path, PulledEvent, SourceContext};
+use crate::error::NormalizeError;
+use crate::ids;
 use crate::lenient::{self, Obj, Scalar};
 use crate::record::{self, Header, Original};
-use crate::{ids, types, NormalizeError, PulledEvent, SourceContext, UNMAPPED_TYPE};
-pub(crate) use response::pull_response;
+use crate::types::{self, UNMAPPED_TYPE};
+pub(crate) use event_set::pull_response;
 pub(crate) use split::Members;
 use split::{body_members, event_members, BodyResponse};
 
@@ -24,37 +28,47 @@ const ID_EXCLUDED: &[&str] = &["EventHandle", "Sign", "T", "sign", "t"];
 
 /// A whole body: a v3 event, a v2 event or a `PullEvents` response.
 pub(crate) fn normalize(
+    path: Path,
     text: &str,
     ctx: &SourceContext<'_>,
 ) -> Result<Vec<CanonicalEvent>, NormalizeError> {
-    if response::looks_like_pull_response(text) {
-        if let Some(events) = response::normalize_in_one_pass(text, ctx) {
-            return events;
+    if path == Path::Fast && response::looks_like_pull_response(text) {
+        if let Some(elements) = response::split_in_one_pass(text) {
+            return elements?
+                .iter()
+                .map(|e| event(path, e.original, &e.members, ctx))
+                .collect();
         }
     }
-    // The split validates the whole body (a `PullEvents` body needs nothing more), so a single
-    // event's `original` is the body text itself, not scanned again.
-    let mut top = body_members(text)?;
+    let mut top = body_members(path, text)?;
     // `body_members` captures the elements raw.
     if let Some(BodyResponse::Raw(response)) = top.take_response() {
-        return response::elements(response.0)?
+        return event_set::elements(response.0)?
             .into_iter()
-            .map(|element| event(Original::Raw(element), &event_members(element.get())?, ctx))
+            .map(|element| {
+                let members = event_members(path, element.get())?;
+                event(path, Original::Raw(element), &members, ctx)
+            })
             .collect();
     }
-    // The split accepted the text as one JSON object.
-    let raw = Original::of_body(text).map_err(NormalizeError::json)?;
-    if top.get("EventType").is_none() && top.get("eventType").is_some() {
-        return legacy::event(raw, &top, ctx).map(|e| vec![e]);
+    // The split accepted the text as one JSON object, so on the fast path a single event's
+    // `original` is the body text itself, not scanned again.
+    let raw = match path {
+        Path::Fast => Original::of_body(text),
+        Path::Reference => serde_json::from_str(text).map(Original::Raw),
     }
-    event(raw, &top, ctx).map(|e| vec![e])
+    .map_err(|e| NormalizeError::json(text, e))?;
+    if top.get("EventType").is_none() && top.get("eventType").is_some() {
+        return legacy_event(path, raw, &top, ctx).map(|e| vec![e]);
+    }
+    event(path, raw, &top, ctx).map(|e| vec![e])
 }
 
 /// One pulled `EventSet` element.
-pub(crate) fn pulled(raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
+pub(crate) fn pulled(path: Path, raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
     let parsed = serde_json::from_str::<&RawValue>(raw_event)
-        .map_err(NormalizeError::json)
-        .and_then(|raw| Ok((raw, event_members(raw.get())?)));
+        .map_err(|e| NormalizeError::json(raw_event, e))
+        .and_then(|raw| Ok((raw, event_members(path, raw.get())?)));
     match parsed {
         Err(e) => PulledEvent {
             handle: None,
@@ -68,7 +82,7 @@ pub(crate) fn pulled(raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
                 .map(Cow::into_owned);
             PulledEvent {
                 handle,
-                result: event(Original::Raw(raw), &top, ctx),
+                result: event(path, Original::Raw(raw), &top, ctx),
             }
         }
     }
@@ -76,6 +90,7 @@ pub(crate) fn pulled(raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
 
 /// A v3 `EventContent` object.
 fn event(
+    path: Path,
     raw: Original<'_>,
     top: &Members<'_>,
     ctx: &SourceContext<'_>,
@@ -85,7 +100,7 @@ fn event(
     // The split already read the first payload member of a mapped type when it came after
     // `EventType`; that member takes precedence over the others anyway.
     let typed = match (mapping, top.typed_payload()) {
-        (Some(_), Some((key, p))) => Some((*key, p)),
+        (Some(_), Some(p)) => Some((p.key, &p.view)),
         _ => None,
     };
     let payload_raw = match mapping {
@@ -111,23 +126,14 @@ fn event(
             Obj::Other => return Err(NormalizeError::field(payload_field(key), "an object")),
         },
     };
-    let kind = mapping.map(|m| m.task_kind);
-    let mut x = match payload.extract(kind) {
-        Ok(x) => x,
-        // The payload of an unmapped type is a guess: forward the event with the original
-        // rather than dead-letter it over a field we only guessed at.
-        Err(_) if mapping.is_none() => Default::default(),
-        Err(e) => return Err(e),
+    let (outcome, x) = payload.map(mapping)?;
+    let split_id = match path {
+        Path::Fast => top.event_id(Provider::Tencent, ID_EXCLUDED),
+        Path::Reference => None,
     };
-    let (outcome, failure) = payload.outcome(kind);
-    if let Some((code, message)) = failure {
-        x.error_code = code;
-        x.error_message = message;
-    }
-    let id = match top.event_id(Provider::Tencent, ID_EXCLUDED) {
+    let id = match split_id {
         Some(id) => id,
-        None => ids::event_id(Provider::Tencent, raw.get(), ID_EXCLUDED)
-            .map_err(NormalizeError::json)?,
+        None => ids::event_id(Provider::Tencent, raw.get(), ID_EXCLUDED)?,
     };
     let header = Header {
         provider: Provider::Tencent,
@@ -138,7 +144,35 @@ fn event(
         // EventContent carries no occurrence time (see docs/events.md, "time").
         time: None,
     };
-    Ok(record::build(header, x, raw, ctx))
+    Ok(record::build(path, header, x, raw, ctx))
+}
+
+/// A legacy v2 body (the whole body is the event; nothing is excluded from the id).
+fn legacy_event(
+    path: Path,
+    raw: Original<'_>,
+    top: &Members<'_>,
+    ctx: &SourceContext<'_>,
+) -> Result<CanonicalEvent, NormalizeError> {
+    let vendor_type = event_type(top, "eventType")?;
+    let mapping = types::lookup(Provider::Tencent, &vendor_type);
+    let data = match top.get("data") {
+        None => legacy::Data::default(),
+        Some(v) => match lenient::view::<Obj<legacy::Data<'_>>>(v.get())? {
+            Obj::Some(d) => d,
+            Obj::Other => return Err(NormalizeError::field("data", "an object")),
+        },
+    };
+    let (outcome, x) = data.map(mapping)?;
+    let header = Header {
+        provider: Provider::Tencent,
+        providertype: &vendor_type,
+        ty: mapping.map_or(UNMAPPED_TYPE, |m| m.canonical_type),
+        outcome,
+        id: ids::event_id(Provider::Tencent, raw.get(), &[])?,
+        time: None,
+    };
+    Ok(record::build(path, header, x, raw, ctx))
 }
 
 /// The payload member of an unmapped type: `<EventType>Event`, `<EventType>`, else the object

@@ -12,9 +12,10 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use vodbridge_core::Outcome;
 
+use crate::error::NormalizeError;
 use crate::lenient::{id, nonempty, number, obj, text, Key, List, Obj, Scalar};
 use crate::record::Extract;
-use crate::NormalizeError;
+use crate::types::TypeMapping;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -160,8 +161,8 @@ struct SubTasks<'a>(Vec<SubTask<'a>>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for SubTasks<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+        struct SubTasksVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for SubTasksVisitor<'a> {
             type Value = SubTasks<'a>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an object")
@@ -176,7 +177,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for SubTasks<'a> {
                 Ok(SubTasks(tasks))
             }
         }
-        d.deserialize_map(V(PhantomData))
+        d.deserialize_map(SubTasksVisitor(PhantomData))
     }
 }
 
@@ -201,8 +202,11 @@ fn status_is(v: &Option<Scalar<'_>>, any_of: &[&str]) -> bool {
 
 const FAILED_STATUSES: &[&str] = &["FAIL", "FAILED", "ERROR"];
 
-/// A failure found in the payload: (code, message).
-type Failure<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>);
+/// A failure found in the payload.
+struct Failure<'a> {
+    code: Option<Cow<'a, str>>,
+    message: Option<Cow<'a, str>>,
+}
 
 fn code_text<'a>(ext: &Option<Scalar<'a>>, code: &Option<Scalar<'a>>) -> Option<Cow<'a, str>> {
     nonempty(ext).or_else(|| if ok_code(code) { None } else { text(code) })
@@ -213,18 +217,38 @@ impl<'a> SubTask<'a> {
         let failed = status_is(&self.status, FAILED_STATUSES)
             || !ok_code(&self.err_code)
             || nonempty(&self.err_code_ext).is_some();
-        failed.then(|| {
-            (
-                code_text(&self.err_code_ext, &self.err_code),
-                nonempty(&self.message),
-            )
+        failed.then(|| Failure {
+            code: code_text(&self.err_code_ext, &self.err_code),
+            message: nonempty(&self.message),
         })
     }
 }
 
 impl<'a> Payload<'a> {
+    /// The outcome and the vendor-neutral fields of an event of `mapping`'s type (`None`:
+    /// unmapped).
+    pub(crate) fn map(
+        &self,
+        mapping: Option<&TypeMapping>,
+    ) -> Result<(Outcome, Extract<'a>), NormalizeError> {
+        let kind = mapping.map(|m| m.task_kind);
+        let mut x = match self.extract(kind) {
+            Ok(x) => x,
+            // The payload of an unmapped type is a guess: forward the event with the original
+            // rather than dead-letter it over a field we only guessed at.
+            Err(_) if mapping.is_none() => Extract::default(),
+            Err(e) => return Err(e),
+        };
+        let (outcome, failure) = self.outcome(kind);
+        if let Some(failure) = failure {
+            x.error_code = failure.code;
+            x.error_message = failure.message;
+        }
+        Ok((outcome, x))
+    }
+
     /// The outcome, and the error when it failed (see `docs/events.md`, "Outcome rules").
-    pub(crate) fn outcome(&self, kind: Option<&str>) -> (Outcome, Option<Failure<'a>>) {
+    fn outcome(&self, kind: Option<&str>) -> (Outcome, Option<Failure<'a>>) {
         // RestoreMediaTask.Status is a deprecated integer with undocumented values; the event
         // itself announces completion.
         if kind == Some("restore") {
@@ -256,7 +280,8 @@ impl<'a> Payload<'a> {
                         None
                     }
                 });
-            return (Outcome::Failed, Some((code, nonempty(&self.message))));
+            let message = nonempty(&self.message);
+            return (Outcome::Failed, Some(Failure { code, message }));
         }
         if let Some(f) = self.sub_failure() {
             return (Outcome::Failed, Some(f));
@@ -270,7 +295,10 @@ impl<'a> Payload<'a> {
             .chain(List::items(&self.file_info_set).iter().filter_map(Obj::get));
         for f in files {
             if !ok_code(&f.err_code) {
-                return Some((text(&f.err_code), nonempty(&f.message)));
+                return Some(Failure {
+                    code: text(&f.err_code),
+                    message: nonempty(&f.message),
+                });
             }
         }
         let flat = [
@@ -304,10 +332,7 @@ impl<'a> Payload<'a> {
     }
 
     /// The vendor-neutral fields (see `docs/events.md`, "data").
-    pub(crate) fn extract(
-        &self,
-        kind: Option<&'static str>,
-    ) -> Result<Extract<'a>, NormalizeError> {
+    fn extract(&self, kind: Option<&'static str>) -> Result<Extract<'a>, NormalizeError> {
         let mut x = Extract::default();
         let input = boxed(&self.input);
         let output = boxed(&self.output);

@@ -1,42 +1,15 @@
-//! `PullEvents` responses: the `Response` object, its `Error` and its `EventSet` elements.
-//!
-//! A response body is normally read in one pass: each `EventSet` element is split (its payload
-//! read into the typed view, its id teed) while the body is read, and its verbatim text, needed
-//! for `data.original`, is found afterwards from where its members lay in the body (see
+//! The one-pass reading of a `PullEvents` response body: each `EventSet` element is split (its
+//! payload read into the typed view, its id teed) while the body is read, and its verbatim text,
+//! needed for `data.original`, is found afterwards from where its members lay in the body (see
 //! [`locate`]). Any failure of that pass — a bad element, an element that cannot be located —
 //! sends the body down the general path: each element captured as a `RawValue`, then split on its
 //! own. That path gives the same events and reports every error, so the one-pass reading changes
 //! nothing but the cost.
 
-use std::borrow::Cow;
-use std::fmt;
-use std::marker::PhantomData;
-
-use serde::de::{self, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer};
-use serde_json::value::RawValue;
-use vodbridge_core::CanonicalEvent;
-
+use super::event_set::{elements, MaybeResponse};
 use super::split::{BodyResponse, Members, ResponseMode};
-use crate::lenient::{self, nonempty, Key, Obj, Scalar};
+use crate::error::NormalizeError;
 use crate::record::Original;
-use crate::{NormalizeError, SourceContext};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ApiError<'a> {
-    #[serde(borrow)]
-    code: Option<Scalar<'a>>,
-    #[serde(borrow)]
-    message: Option<Scalar<'a>>,
-}
-
-/// The raw `EventSet` elements of a `PullEvents` `Response` object.
-pub(crate) fn pull_response(response: &RawValue) -> Result<Vec<&RawValue>, NormalizeError> {
-    let view = serde_json::from_str::<MaybeResponse<'_, &RawValue>>(response.get())
-        .map_err(NormalizeError::json)?;
-    elements(view.0)
-}
 
 /// Whether a body's first member is `Response`: a `PullEvents` response, worth the one-pass
 /// reading (any other body takes the general path at once, so a failed attempt costs nothing).
@@ -46,12 +19,17 @@ pub(super) fn looks_like_pull_response(text: &str) -> bool {
         .is_some_and(|rest| rest.trim_ascii_start().starts_with("\"Response\""))
 }
 
-/// The events of a `PullEvents` response body read in one pass, or `None` when that pass cannot
-/// tell (the caller then takes the general path, which gives the same result or error).
-pub(super) fn normalize_in_one_pass(
+/// An `EventSet` element split while its body was read, and its verbatim text in the body.
+pub(super) struct SplitElement<'a> {
+    pub(super) members: Members<'a>,
+    pub(super) original: Original<'a>,
+}
+
+/// The elements of a `PullEvents` response body read in one pass, or `None` when that pass
+/// cannot tell (the caller then takes the general path, which gives the same result or error).
+pub(super) fn split_in_one_pass(
     text: &str,
-    ctx: &SourceContext<'_>,
-) -> Option<Result<Vec<CanonicalEvent>, NormalizeError>> {
+) -> Option<Result<Vec<SplitElement<'_>>, NormalizeError>> {
     let mut top = Members::parse_with(text, true, ResponseMode::Split).ok()??;
     let Some(BodyResponse::Split(MaybeResponse(view))) = top.take_response() else {
         return None;
@@ -61,15 +39,11 @@ pub(super) fn normalize_in_one_pass(
         Err(e) => return Some(Err(e)),
     };
     let texts = locate(text, &elements)?;
-    let mut events = Vec::with_capacity(elements.len());
-    for (element, raw) in elements.iter().zip(texts) {
-        let original = Original::of_body(raw).ok()?;
-        match super::event(original, element, ctx) {
-            Ok(event) => events.push(event),
-            Err(e) => return Some(Err(e)),
-        }
-    }
-    Some(Ok(events))
+    let split = elements.into_iter().zip(texts).map(|(members, text)| {
+        let original = Original::of_body(text).ok()?;
+        Some(SplitElement { members, original })
+    });
+    split.collect::<Option<_>>().map(Ok)
 }
 
 /// The verbatim text of each element split from `text`, or `None` if one cannot be located.
@@ -87,13 +61,13 @@ fn locate<'t>(text: &'t str, elements: &[Members<'_>]) -> Option<Vec<&'t str>> {
     let offset = |address: usize| address.checked_sub(base).filter(|o| *o <= bytes.len());
     let starts = elements
         .iter()
-        .map(|e| object_start(bytes, offset(e.bounds()?.0)?))
+        .map(|e| object_start(bytes, offset(e.bounds()?.first_key)?))
         .collect::<Option<Vec<usize>>>()?;
     let mut texts = Vec::with_capacity(elements.len());
     for (i, element) in elements.iter().enumerate() {
         let end = match starts.get(i + 1) {
             Some(&next) => end_before_next(bytes, next)?,
-            None => object_end(bytes, offset(element.bounds()?.1)?)?,
+            None => object_end(bytes, offset(element.bounds()?.between_members)?)?,
         };
         texts.push(text.get(starts[i]..end)?);
     }
@@ -157,119 +131,6 @@ pub(super) fn object_end(bytes: &[u8], from: usize) -> Option<usize> {
         i += 1;
     }
     None
-}
-
-/// The `EventSet` elements of a split `Response` (`None`: it was not an object).
-pub(super) fn elements<E>(view: Option<ResponseView<'_, E>>) -> Result<Vec<E>, NormalizeError> {
-    let view = view.ok_or(NormalizeError::NotObject)?;
-    if let Some(error) = view.error {
-        let e: Obj<ApiError<'_>> = lenient::view(error.get())?;
-        let e = e.get();
-        return Err(NormalizeError::ApiError {
-            code: e
-                .and_then(|e| nonempty(&e.code))
-                .map_or_else(|| "Unknown".to_owned(), Cow::into_owned),
-            message: e
-                .and_then(|e| nonempty(&e.message))
-                .map(Cow::into_owned)
-                .unwrap_or_default(),
-        });
-    }
-    match view.event_set {
-        EventSet::Absent => Ok(Vec::new()),
-        EventSet::Elements(elements) => Ok(elements),
-        EventSet::NotArray => Err(NormalizeError::field(
-            "Response.EventSet",
-            "an array of events",
-        )),
-    }
-}
-
-/// The first non-`null` `EventSet` member of a `Response`.
-enum EventSet<E> {
-    /// Absent or `null`.
-    Absent,
-    /// An array: its elements (raw values, or split events).
-    Elements(Vec<E>),
-    /// Any other value.
-    NotArray,
-}
-
-/// A `Response` object read in one pass: the first non-`null` `Error` (raw) and `EventSet`
-/// (split into elements `E` while it is read, rather than kept raw and parsed again).
-pub(crate) struct ResponseView<'a, E> {
-    error: Option<&'a RawValue>,
-    event_set: EventSet<E>,
-}
-
-impl<'de, E: Deserialize<'de>> Deserialize<'de> for EventSet<E> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<E>(PhantomData<E>);
-        impl<'de, E: Deserialize<'de>> Visitor<'de> for V<E> {
-            type Value = EventSet<E>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut elements = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(e) = seq.next_element::<E>()? {
-                    elements.push(e);
-                }
-                Ok(EventSet::Elements(elements))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map
-                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
-                    .is_some()
-                {}
-                Ok(EventSet::NotArray)
-            }
-            crate::lenient::scalars_are!(EventSet::NotArray, unit: EventSet::Absent);
-        }
-        d.deserialize_any(V(PhantomData))
-    }
-}
-
-/// A [`ResponseView`], or `None` when the value was not an object.
-pub(crate) struct MaybeResponse<'a, E>(pub(super) Option<ResponseView<'a, E>>);
-
-impl<'de: 'a, 'a, E: Deserialize<'de>> Deserialize<'de> for MaybeResponse<'a, E> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a, E>(PhantomData<(&'a (), E)>);
-        impl<'de: 'a, 'a, E: Deserialize<'de>> Visitor<'de> for V<'a, E> {
-            type Value = MaybeResponse<'a, E>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut view = ResponseView {
-                    error: None,
-                    event_set: EventSet::Absent,
-                };
-                while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
-                    match k.as_ref() {
-                        "Error" if view.error.is_none() => {
-                            let v = map.next_value::<&'de RawValue>()?;
-                            view.error = (v.get() != "null").then_some(v);
-                        }
-                        "EventSet" if matches!(view.event_set, EventSet::Absent) => {
-                            view.event_set = map.next_value()?;
-                        }
-                        _ => {
-                            map.next_value::<de::IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(MaybeResponse(Some(view)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-                Ok(MaybeResponse(None))
-            }
-            crate::lenient::scalars_are!(MaybeResponse(None));
-        }
-        d.deserialize_any(V(PhantomData))
-    }
 }
 
 #[cfg(test)]

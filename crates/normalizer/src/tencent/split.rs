@@ -17,24 +17,21 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use vodbridge_core::Provider;
 
+use super::event_set::MaybeResponse;
 use super::payload::Payload;
-use super::response::MaybeResponse;
-use crate::ids::{self, Buf, TeeBuf, TeeSeed};
+use crate::fast::{ObjectWriter, TeeBuf, TeeSeed};
+
+use crate::context::Path;
+use crate::error::NormalizeError;
 use crate::lenient::{Key, Obj, Scalar};
-use crate::{types, NormalizeError};
+use crate::types;
 
 /// The top-level members of a JSON object, values kept as raw JSON.
 pub(crate) struct Members<'a> {
     members: Vec<(Cow<'a, str>, &'a RawValue)>,
     /// The first non-`null` value of the mapped type's first payload member, read as its typed
     /// view during the split (that member is then not in `members`).
-    /// Boxed: the view is large (over a kilobyte), and it is moved several times on its way out.
-    payload: Option<(&'static str, Obj<Box<Payload<'a>>>)>,
-    /// The canonical form of the typed payload's value (written while it was read, so the id
-    /// needs no second parse of the payload, the bulk of an event) and how many of `members`
-    /// came before it.
-    payload_canon: Buf,
-    payload_at: usize,
+    payload: Option<TypedPayload<'a>>,
     /// The first non-`null` `Response` of a body, split while it is read (then not in
     /// `members`); only when the split was asked to look for one.
     response: Option<BodyResponse<'a>>,
@@ -42,7 +39,30 @@ pub(crate) struct Members<'a> {
     /// (when it was borrowed from the text, i.e. had no escapes) and the latest point known to lie
     /// between two members (after a borrowed key's closing quote or after a raw value). From
     /// these the text of an `EventSet` element is found in its body (`response::locate`).
-    bounds: Option<(usize, usize)>,
+    bounds: Option<Bounds>,
+}
+
+/// Where an object lies in its text, as addresses (see [`Members`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Bounds {
+    /// The address of the first key's text.
+    pub(crate) first_key: usize,
+    /// The latest address known to lie between two members.
+    pub(crate) between_members: usize,
+}
+
+/// A payload member read as its typed view during the split.
+pub(crate) struct TypedPayload<'a> {
+    /// The member's name.
+    pub(crate) key: &'static str,
+    /// The view. Boxed: it is large (over a kilobyte), and it is moved several times on its
+    /// way out.
+    pub(crate) view: Obj<Box<Payload<'a>>>,
+    /// The canonical form of the member's value, written while it was read, so the id needs no
+    /// second parse of the payload (the bulk of an event).
+    canon: Vec<u8>,
+    /// How many of the other members came before it.
+    at: usize,
 }
 
 /// Whether and how the split reads a body's `PullEvents` `Response`.
@@ -69,7 +89,7 @@ pub(crate) enum BodyResponse<'a> {
 /// sends the body down the general path.
 impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(V {
+        d.deserialize_any(SplitVisitor {
             typed_payload: true,
             response: ResponseMode::Ignore,
             len: ELEMENT_LEN_HINT,
@@ -102,19 +122,19 @@ impl<'a> Members<'a> {
     ) -> Result<Option<Self>, NormalizeError> {
         let mut de = serde_json::Deserializer::from_str(raw);
         let members = de
-            .deserialize_any(V {
+            .deserialize_any(SplitVisitor {
                 typed_payload,
                 response,
                 len: raw.len(),
                 marker: PhantomData,
             })
-            .map_err(NormalizeError::json)?;
-        de.end().map_err(NormalizeError::json)?;
+            .map_err(|e| NormalizeError::json(raw, e))?;
+        de.end().map_err(|e| NormalizeError::json(raw, e))?;
         Ok(members)
     }
 
-    /// The payload read during the split: the member name and its typed view.
-    pub(crate) fn typed_payload(&self) -> Option<&(&'static str, Obj<Box<Payload<'a>>>)> {
+    /// The payload read during the split.
+    pub(crate) fn typed_payload(&self) -> Option<&TypedPayload<'a>> {
         self.payload.as_ref()
     }
 
@@ -124,7 +144,7 @@ impl<'a> Members<'a> {
     }
 
     /// Where the object lies in its text (see the field).
-    pub(crate) fn bounds(&self) -> Option<(usize, usize)> {
+    pub(crate) fn bounds(&self) -> Option<Bounds> {
         self.bounds
     }
 
@@ -142,16 +162,16 @@ impl<'a> Members<'a> {
             .iter()
             .map(|(k, v)| k.len() + v.get().len())
             .sum();
-        let mut w = ids::ObjectWriter::new(raw_len + 16, exclude);
-        let typed = self.payload.as_ref().map(|(key, _)| *key);
+        let mut w = ObjectWriter::new(raw_len + 16, exclude);
+        let typed = self.payload.as_ref();
         for (i, (k, v)) in self.members.iter().enumerate() {
-            if let Some(key) = typed.filter(|_| i == self.payload_at) {
-                w.canonical_member(key, &self.payload_canon, false);
+            if let Some(p) = typed.filter(|p| p.at == i) {
+                w.canonical_member(p.key, &p.canon, false);
             }
             w.raw_member(k, v.get()).ok()?;
         }
-        if let Some(key) = typed.filter(|_| self.payload_at == self.members.len()) {
-            w.canonical_member(key, &self.payload_canon, false);
+        if let Some(p) = typed.filter(|p| p.at == self.members.len()) {
+            w.canonical_member(p.key, &p.canon, false);
         }
         Some(w.id(provider))
     }
@@ -166,7 +186,7 @@ impl<'a> Members<'a> {
 }
 
 /// The split visitor: `None` when the value is not an object.
-struct V<'a> {
+struct SplitVisitor<'a> {
     typed_payload: bool,
     response: ResponseMode,
     /// Length of the text (a capacity hint).
@@ -174,7 +194,7 @@ struct V<'a> {
     marker: PhantomData<&'a ()>,
 }
 
-impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+impl<'de: 'a, 'a> Visitor<'de> for SplitVisitor<'a> {
     type Value = Option<Members<'a>>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
@@ -183,10 +203,8 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
         // Events have a handful of members (or a few dozen, when every payload is spelled out).
         let mut members = Vec::with_capacity(8);
         let mut payload = None;
-        let mut payload_canon = Buf::default();
-        let mut payload_at = 0;
         let mut response = None;
-        let mut bounds: Option<(usize, usize)> = None;
+        let mut bounds: Option<Bounds> = None;
         let mut first = true;
         let mut seen_type = false;
         // The first payload member of the type named by the first non-null `EventType`.
@@ -194,14 +212,19 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
         // A payload member that comes before `EventType` (reordered bodies, such as any that went
         // through a sorted map): read through the payload view on speculation, as every Tencent
         // payload shares that view; `EventType` then confirms it, or the split is redone untyped.
-        let mut early: Option<Early<'de>> = None;
+        let mut early: Option<TypedPayload<'de>> = None;
         while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
             if let Cow::Borrowed(key) = &k {
                 let at = key.as_ptr() as usize;
                 let after = at + key.len() + 1;
                 match &mut bounds {
-                    Some((_, tail)) => *tail = after,
-                    None if first => bounds = Some((at, after)),
+                    Some(b) => b.between_members = after,
+                    None if first => {
+                        bounds = Some(Bounds {
+                            first_key: at,
+                            between_members: after,
+                        })
+                    }
                     None => {}
                 }
             }
@@ -222,15 +245,15 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
                     buf: &mut canon,
                     depth: 2,
                 };
-                if let Some(p) = map.next_value_seed(seed)? {
-                    let read = Early {
+                if let Some(view) = map.next_value_seed(seed)? {
+                    let read = TypedPayload {
                         key,
-                        payload: p,
+                        view,
                         canon: canon.out,
                         at: members.len(),
                     };
                     if now {
-                        (payload, payload_canon, payload_at) = read.accept();
+                        payload = Some(read);
                     } else {
                         early = Some(read);
                     }
@@ -249,8 +272,8 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
                 continue;
             }
             let v = map.next_value::<&'de RawValue>()?;
-            if let Some((_, tail)) = &mut bounds {
-                *tail = v.get().as_ptr() as usize + v.get().len();
+            if let Some(b) = &mut bounds {
+                b.between_members = v.get().as_ptr() as usize + v.get().len();
             }
             if self.typed_payload && !seen_type && k == "EventType" && v.get() != "null" {
                 seen_type = true;
@@ -260,7 +283,7 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
                     _ => None,
                 };
                 if let Some(read) = early.take_if(|e| payload_key == Some(e.key)) {
-                    (payload, payload_canon, payload_at) = read.accept();
+                    payload = Some(read);
                 }
             }
             members.push((k, v));
@@ -274,8 +297,6 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
         Ok(Some(Members {
             members,
             payload,
-            payload_canon,
-            payload_at,
             response,
             bounds,
         }))
@@ -287,24 +308,6 @@ impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
     crate::lenient::scalars_are!(None);
 }
 
-/// A payload member read before its type was known.
-struct Early<'a> {
-    key: &'static str,
-    payload: Obj<Box<Payload<'a>>>,
-    canon: Buf,
-    /// How many members came before it.
-    at: usize,
-}
-
-/// A typed payload as [`Members`] holds it: the member and view, its canonical form, its position.
-type Typed<'a> = (Option<(&'static str, Obj<Box<Payload<'a>>>)>, Buf, usize);
-
-impl<'a> Early<'a> {
-    fn accept(self) -> Typed<'a> {
-        (Some((self.key, self.payload)), self.canon, self.at)
-    }
-}
-
 /// `key` if it is the (current) payload member name of a mapped Tencent type.
 fn first_payload_key(key: &str) -> Option<&'static str> {
     types::type_mappings(Provider::Tencent)
@@ -312,14 +315,23 @@ fn first_payload_key(key: &str) -> Option<&'static str> {
         .find_map(|m| m.payload_keys.first().copied().filter(|k| *k == key))
 }
 
-/// Parse `raw` as an event object (or fail with [`NormalizeError::NotObject`]), reading the payload of a mapped type in the same pass.
-pub(super) fn event_members(raw: &str) -> Result<Members<'_>, NormalizeError> {
-    Members::parse_event(raw, ResponseMode::Ignore)?.ok_or(NormalizeError::NotObject)
+/// Parse `raw` as an event object (or fail with [`NormalizeError::NotObject`]); on the fast path
+/// reading the payload of a mapped type in the same pass.
+pub(super) fn event_members(path: Path, raw: &str) -> Result<Members<'_>, NormalizeError> {
+    split(path, raw, ResponseMode::Ignore)
 }
 
 /// [`event_members`] of a whole body, splitting a `PullEvents` `Response` in the same pass.
-pub(super) fn body_members(raw: &str) -> Result<Members<'_>, NormalizeError> {
-    Members::parse_event(raw, ResponseMode::Raw)?.ok_or(NormalizeError::NotObject)
+pub(super) fn body_members(path: Path, raw: &str) -> Result<Members<'_>, NormalizeError> {
+    split(path, raw, ResponseMode::Raw)
+}
+
+fn split(path: Path, raw: &str, response: ResponseMode) -> Result<Members<'_>, NormalizeError> {
+    match path {
+        Path::Fast => Members::parse_event(raw, response),
+        Path::Reference => Members::parse_with(raw, false, response),
+    }?
+    .ok_or(NormalizeError::NotObject)
 }
 
 #[cfg(test)]
@@ -376,7 +388,7 @@ mod tests {
             ),
         ];
         for (json, typed) in cases {
-            let members = event_members(json).expect("an event");
+            let members = event_members(Path::Fast, json).expect("an event");
             assert_eq!(members.typed_payload().is_some(), typed, "{json}");
             let expected =
                 ids::event_id(Provider::Tencent, json, super::super::ID_EXCLUDED).expect("valid");
@@ -387,7 +399,7 @@ mod tests {
             );
         }
         // A member that cannot be decoded leaves the id (and its error) to the whole text.
-        let members = event_members(r#"{"EventType":"NewFileUpload","X":"\ud800"}"#)
+        let members = event_members(Path::Fast, r#"{"EventType":"NewFileUpload","X":"\ud800"}"#)
             .expect("split keeps it raw");
         assert_eq!(members.event_id(Provider::Tencent, &[]), None);
     }

@@ -2,8 +2,8 @@
 //!
 //! [`Tee`] wraps a serde_json deserializer: every value the view's visitors are shown is also
 //! written in canonical form, including the values the view skips (those are decoded rather than
-//! skipped, as [`super::event_id`] decodes them). So one pass yields both the view and the form
-//! that a second parse of the same text by [`super::event_id`] would write, byte for byte.
+//! skipped, as [`crate::ids::event_id`] decodes them). So one pass yields both the view and the form
+//! that a second parse of the same text by [`crate::ids::event_id`] would write, byte for byte.
 //!
 //! Equivalence holds for the views of this crate, which read every value through
 //! `deserialize_any`, `deserialize_option`, `deserialize_str` or `deserialize_ignored_any`
@@ -18,12 +18,12 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{forward_to_deserialize_any, Deserialize, Deserializer};
 use vodbridge_core::Provider;
 
-use super::{
-    check_depth, close_object, hash, key_start, push_entry, write_str, Buf, Entry, Scratch,
-    TAG_ARR, TAG_ARR_END, TAG_FALSE, TAG_FLOAT, TAG_INT, TAG_NULL, TAG_OBJ, TAG_TRUE, TAG_UINT,
+use crate::ids::{
+    check_depth, close_object, hash, key_start, push_entry, write_str, Entry, Scratch, TAG_ARR,
+    TAG_ARR_END, TAG_FALSE, TAG_FLOAT, TAG_INT, TAG_NULL, TAG_OBJ, TAG_TRUE, TAG_UINT,
 };
 
-/// Parse `json` as the view `T` and, in the same pass, compute the id [`super::event_id`] gives
+/// Parse `json` as the view `T` and, in the same pass, compute the id [`crate::ids::event_id`] gives
 /// the same text with the same `exclude` list. `None` when either fails: the caller then takes
 /// the general path (view and id separately), which reports the error.
 pub(crate) fn view_with_id<'a, T: Deserialize<'a>>(
@@ -47,7 +47,7 @@ pub(crate) fn view_with_id<'a, T: Deserialize<'a>>(
 /// The canonical form written by a tee.
 #[derive(Default)]
 pub(crate) struct TeeBuf {
-    pub(crate) out: Buf,
+    pub(crate) out: Vec<u8>,
     scratch: Scratch,
     /// Whether the value written last was `null` (objects drop `null` members).
     pub(crate) null: bool,
@@ -56,7 +56,7 @@ pub(crate) struct TeeBuf {
 impl TeeBuf {
     pub(crate) fn with_capacity(capacity: usize) -> Self {
         TeeBuf {
-            out: Buf::with_capacity(capacity),
+            out: Vec::with_capacity(capacity),
             scratch: Scratch::new(),
             null: false,
         }
@@ -207,7 +207,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for TeeVisitor<'_, '_, V> {
         self.v.visit_string(s)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
-        check_depth::<A::Error>(self.depth)?;
+        check_depth::<A::Error>(self.depth, &mut self.buf.scratch)?;
         self.buf.out.push(TAG_ARR);
         let value = self.v.visit_seq(TeeSeq {
             seq,
@@ -218,7 +218,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for TeeVisitor<'_, '_, V> {
         Ok(value)
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
-        check_depth::<A::Error>(self.depth)?;
+        check_depth::<A::Error>(self.depth, &mut self.buf.scratch)?;
         self.buf.out.push(TAG_OBJ);
         let body = self.buf.out.len();
         let base = self.buf.scratch.entries.len();
@@ -266,7 +266,7 @@ impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for TeeSeq<'_, A> {
     }
 }
 
-/// The members of a teed object: each is recorded like [`super::Canon`] records it (dropped
+/// The members of a teed object: each is recorded like [`crate::ids::Canon`] records it (dropped
 /// when `null` or excluded), and the object is closed (sorted) after the view read the last one.
 struct TeeMap<'b, 'x, A> {
     map: A,
