@@ -65,12 +65,13 @@ impl NormalizeError {
         "api_error",
     ];
 
-    /// Classify a failure to parse `text`: serde_json reports nesting past its recursion limit
-    /// as a plain syntax error, but the document may be well-formed JSON, so it gets its own
-    /// reason. serde_json names no error code, so the limit is recognized from where the parse
-    /// stopped: at the bracket that opens level [`SERDE_JSON_DEPTH`] (none can fail deeper).
-    pub(crate) fn json(text: impl AsRef<[u8]>, err: serde_json::Error) -> Self {
-        if err.is_syntax() && nesting_before(text.as_ref(), &err) >= SERDE_JSON_DEPTH {
+    /// Classify a parse failure: serde_json reports nesting past its recursion limit as a plain
+    /// syntax error, but the document may be well-formed JSON, so it gets its own reason. The
+    /// crate's own depth check (level 100) is typed and refuses nearly every such body first;
+    /// serde_json exposes no error code for its limit, so this one case is recognized by its
+    /// message, stable since serde_json 1.0.
+    pub(crate) fn json(err: serde_json::Error) -> Self {
+        if err.is_syntax() && err.to_string().starts_with("recursion limit exceeded") {
             NormalizeError::TooDeep
         } else {
             NormalizeError::NotJson(err)
@@ -80,40 +81,4 @@ impl NormalizeError {
     pub(crate) fn field(field: &'static str, expected: &'static str) -> Self {
         NormalizeError::FieldType { field, expected }
     }
-}
-
-/// The nesting level at which serde_json's parser refuses to go deeper (its recursion limit).
-const SERDE_JSON_DEPTH: u32 = 128;
-
-/// The deepest nesting of arrays and objects in `text` up to and including the byte where the
-/// parse that failed with `err` stopped (serde_json reports the byte it peeked at). Brackets
-/// inside strings do not count.
-fn nesting_before(text: &[u8], err: &serde_json::Error) -> u32 {
-    // `line` counts from 1; `column` is the offset after the byte on that line.
-    let line_start = if err.line() <= 1 {
-        0
-    } else {
-        text.iter()
-            .enumerate()
-            .filter(|(_, b)| **b == b'\n')
-            .nth(err.line() - 2)
-            .map_or(text.len(), |(at, _)| at + 1)
-    };
-    let end = (line_start + err.column()).min(text.len());
-    let (mut depth, mut deepest, mut in_string, mut escaped) = (0u32, 0u32, false, false);
-    for &b in &text[..end] {
-        match b {
-            _ if escaped => escaped = false,
-            b'\\' if in_string => escaped = true,
-            b'"' => in_string = !in_string,
-            _ if in_string => {}
-            b'[' | b'{' => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
 }

@@ -45,7 +45,7 @@ pub(crate) fn event_id(
     match parsed {
         Ok(()) => Ok(hash(provider, &buf)),
         Err(_) if scratch.too_deep => Err(NormalizeError::TooDeep),
-        Err(e) => Err(NormalizeError::json(json, e)),
+        Err(e) => Err(NormalizeError::json(e)),
     }
 }
 

@@ -298,5 +298,5 @@ impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
 
 /// Parse `raw` (known-valid JSON) as a lenient view `T`.
 pub(crate) fn view<'a, T: Deserialize<'a>>(raw: &'a str) -> Result<T, NormalizeError> {
-    serde_json::from_str(raw).map_err(|e| NormalizeError::json(raw, e))
+    serde_json::from_str(raw).map_err(NormalizeError::json)
 }

@@ -80,8 +80,7 @@ fn normalize_along(
     let text = match std::str::from_utf8(body) {
         Ok(text) => text,
         Err(_) => {
-            let raw: &RawValue =
-                serde_json::from_slice(body).map_err(|e| NormalizeError::json(body, e))?;
+            let raw: &RawValue = serde_json::from_slice(body).map_err(NormalizeError::json)?;
             raw.get()
         }
     };
@@ -115,12 +114,10 @@ pub fn pull_events_elements(body: &[u8]) -> Result<Vec<&RawValue>, NormalizeErro
     // serde's derived structs also read a JSON array positionally: refuse anything but an object,
     // as `normalize` does for the same body.
     if body.trim_ascii_start().first() != Some(&b'{') {
-        let _: &RawValue =
-            serde_json::from_slice(body).map_err(|e| NormalizeError::json(body, e))?;
+        let _: &RawValue = serde_json::from_slice(body).map_err(NormalizeError::json)?;
         return Err(NormalizeError::NotObject);
     }
-    let outer: Outer<'_> =
-        serde_json::from_slice(body).map_err(|e| NormalizeError::json(body, e))?;
+    let outer: Outer<'_> = serde_json::from_slice(body).map_err(NormalizeError::json)?;
     let response = outer
         .response
         .ok_or(NormalizeError::field("Response", "an object"))?;

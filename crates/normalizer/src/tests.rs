@@ -279,6 +279,31 @@ fn an_event_may_nest_100_levels_so_the_canonical_event_stays_readable() {
     }
 }
 
+/// A body that was deep somewhere, but fails for another reason, is `not_json`: JSON that
+/// serde_json skips or keeps raw has no depth limit, so depth alone does not explain an error.
+#[test]
+fn a_syntax_error_after_a_deep_member_is_not_json() {
+    let deep = format!("{}{}", "[".repeat(127), "]".repeat(127));
+    for provider in [Provider::Tencent, Provider::Volcengine] {
+        let trailing = format!(r#"{{"EventType":"X","A":{deep}}}x"#);
+        let no_comma = format!(r#"{{"EventType":"X","A":{deep} "B":1}}"#);
+        let mut bad_utf8 = format!(r#"{{"EventType":"X","A":{deep},"B":""#).into_bytes();
+        bad_utf8.extend_from_slice(b"\xff\"}");
+        for body in [trailing.as_bytes(), no_comma.as_bytes(), &bad_utf8] {
+            let err = normalize(provider, body, &ctx()).expect_err("not JSON");
+            assert_eq!(err.reason(), "not_json", "{provider:?}: {err}");
+        }
+    }
+    let pulled = normalize_pulled(
+        &format!(
+            r#"{{"EventHandle":"h","EventType":"NewFileUpload","FileUploadEvent":{{"X":{deep},"FileId":1e400}}}}"#
+        ),
+        &ctx(),
+    );
+    let reason = pulled.result.err().map(|e| e.reason());
+    assert_ne!(reason, Some("too_deep"));
+}
+
 #[test]
 fn invalid_utf8_is_not_json_and_never_panics() {
     for provider in [Provider::Tencent, Provider::Volcengine] {

@@ -158,11 +158,10 @@ pub(crate) fn normalize(
         Some((env, id)) => (
             env,
             Some(id),
-            Original::of_body(text).map_err(|e| NormalizeError::json(text, e))?,
+            Original::of_body(text).map_err(NormalizeError::json)?,
         ),
         None => {
-            let raw: &RawValue =
-                serde_json::from_str(text).map_err(|e| NormalizeError::json(text, e))?;
+            let raw: &RawValue = serde_json::from_str(text).map_err(NormalizeError::json)?;
             (lenient::view(raw.get())?, None, Original::Raw(raw))
         }
     };

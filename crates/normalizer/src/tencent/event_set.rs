@@ -25,7 +25,7 @@ struct ApiError<'a> {
 /// The raw `EventSet` elements of a `PullEvents` `Response` object.
 pub(crate) fn pull_response(response: &RawValue) -> Result<Vec<&RawValue>, NormalizeError> {
     let view = serde_json::from_str::<MaybeResponse<'_, &RawValue>>(response.get())
-        .map_err(|e| NormalizeError::json(response.get(), e))?;
+        .map_err(NormalizeError::json)?;
     elements(view.0)
 }
 

@@ -57,7 +57,7 @@ pub(crate) fn normalize(
         Path::Fast => Original::of_body(text),
         Path::Reference => serde_json::from_str(text).map(Original::Raw),
     }
-    .map_err(|e| NormalizeError::json(text, e))?;
+    .map_err(NormalizeError::json)?;
     if top.get("EventType").is_none() && top.get("eventType").is_some() {
         return legacy_event(path, raw, &top, ctx).map(|e| vec![e]);
     }
@@ -67,7 +67,7 @@ pub(crate) fn normalize(
 /// One pulled `EventSet` element.
 pub(crate) fn pulled(path: Path, raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
     let parsed = serde_json::from_str::<&RawValue>(raw_event)
-        .map_err(|e| NormalizeError::json(raw_event, e))
+        .map_err(NormalizeError::json)
         .and_then(|raw| Ok((raw, event_members(path, raw.get())?)));
     match parsed {
         Err(e) => PulledEvent {

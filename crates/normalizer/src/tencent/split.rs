@@ -128,8 +128,8 @@ impl<'a> Members<'a> {
                 len: raw.len(),
                 marker: PhantomData,
             })
-            .map_err(|e| NormalizeError::json(raw, e))?;
-        de.end().map_err(|e| NormalizeError::json(raw, e))?;
+            .map_err(NormalizeError::json)?;
+        de.end().map_err(NormalizeError::json)?;
         Ok(members)
     }
 
