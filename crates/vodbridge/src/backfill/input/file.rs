@@ -3,7 +3,9 @@
 //! The file sink rotates `PATH` to `PATH.1` (and `PATH.1` to `PATH.2`, …), so the oldest lines
 //! are in the highest suffix: they are read first, `PATH` last. Every file is opened, and its
 //! length taken, before the first line is read: a sink appending to `PATH` or rotating it during
-//! the run (an open file survives a rename) changes nothing of what the run covers.
+//! the run (an open file survives a rename) changes nothing of what the run covers. A rotation
+//! while the files are being opened is noticed (the names no longer lead to the opened files)
+//! and the set is opened again.
 
 use std::fs::File;
 use std::io::{BufRead as _, BufReader, Read as _, Take};
@@ -36,40 +38,25 @@ pub(crate) struct FileInput {
 impl FileInput {
     /// Open `path` and its rotated siblings; an error when none exists.
     pub(crate) fn open(path: &Path) -> anyhow::Result<Self> {
-        let mut paths: Vec<(u64, PathBuf)> = rotated(path)?;
-        // Highest suffix (oldest) first, the active file (no suffix) last.
-        paths.sort_by_key(|p| std::cmp::Reverse(p.0));
-        if path.exists() {
-            paths.push((0, path.to_path_buf()));
+        // A rotation between listing the files and opening them renames them under the run's
+        // feet (a file read twice, or one skipped): the set is opened again until a listing
+        // taken after the opens names the very files that were opened.
+        for _ in 0..OPEN_ATTEMPTS {
+            let (files, total) = open_all(path)?;
+            if unchanged(path, &files)? {
+                return Ok(Self {
+                    files: files.into_iter().map(|(file, _)| file).collect(),
+                    current: 0,
+                    total,
+                    read: 0,
+                    buf: Vec::new(),
+                });
+            }
         }
-        anyhow::ensure!(
-            !paths.is_empty(),
-            "--input {}: no such file (nor rotated copies {0}.1, {0}.2, …)",
+        anyhow::bail!(
+            "--input {}: rotated during each of {OPEN_ATTEMPTS} attempts to open it",
             path.display()
-        );
-        let mut files = Vec::with_capacity(paths.len());
-        let mut total = 0;
-        for (_, path) in paths {
-            let file =
-                File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-            let len = file
-                .metadata()
-                .with_context(|| format!("cannot stat {}", path.display()))?
-                .len();
-            total += len;
-            files.push(OpenFile {
-                path,
-                reader: BufReader::with_capacity(256 * 1024, file.take(len)),
-                line: 0,
-            });
-        }
-        Ok(Self {
-            files,
-            current: 0,
-            total,
-            read: 0,
-            buf: Vec::new(),
-        })
+        )
     }
 
     /// Up to `max` records; empty at the end of the last file.
@@ -159,6 +146,79 @@ impl FileInput {
             .collect();
         format!("{} ({} bytes)", names.join(", "), self.total)
     }
+}
+
+/// Attempts at opening a consistent set of files.
+const OPEN_ATTEMPTS: u32 = 5;
+
+/// The identity of a file whatever its name: device and inode.
+type FileId = (u64, u64);
+
+fn file_id(metadata: &std::fs::Metadata) -> FileId {
+    use std::os::unix::fs::MetadataExt as _;
+    (metadata.dev(), metadata.ino())
+}
+
+/// The files of `path` in reading order (highest suffix first, `path` last), each opened with
+/// its identity, and their total length.
+fn open_all(path: &Path) -> anyhow::Result<(Vec<(OpenFile, FileId)>, u64)> {
+    let paths = listing(path)?;
+    anyhow::ensure!(
+        !paths.is_empty(),
+        "--input {}: no such file (nor rotated copies {0}.1, {0}.2, …)",
+        path.display()
+    );
+    let mut files = Vec::with_capacity(paths.len());
+    let mut total = 0;
+    for path in paths {
+        let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let metadata = file
+            .metadata()
+            .with_context(|| format!("cannot stat {}", path.display()))?;
+        let len = metadata.len();
+        total += len;
+        files.push((
+            OpenFile {
+                path,
+                reader: BufReader::with_capacity(256 * 1024, file.take(len)),
+                line: 0,
+            },
+            file_id(&metadata),
+        ));
+    }
+    Ok((files, total))
+}
+
+/// Whether the names of `path`'s files, listed now, are still those of the `opened` files.
+fn unchanged(path: &Path, opened: &[(OpenFile, FileId)]) -> anyhow::Result<bool> {
+    let now = listing(path)?;
+    if now.len() != opened.len() {
+        return Ok(false);
+    }
+    for (name, (file, id)) in now.iter().zip(opened) {
+        if *name != file.path {
+            return Ok(false);
+        }
+        match std::fs::metadata(name) {
+            Ok(metadata) if file_id(&metadata) == *id => {}
+            Ok(_) => return Ok(false),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e).with_context(|| format!("cannot stat {}", name.display())),
+        }
+    }
+    Ok(true)
+}
+
+/// `path`'s files in reading order: its rotated siblings, highest suffix (oldest) first, then
+/// `path` itself when it exists.
+fn listing(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut rotated = rotated(path)?;
+    rotated.sort_by_key(|p| std::cmp::Reverse(p.0));
+    let mut paths: Vec<PathBuf> = rotated.into_iter().map(|(_, p)| p).collect();
+    if path.exists() {
+        paths.push(path.to_path_buf());
+    }
+    Ok(paths)
 }
 
 /// `PATH.N` siblings of `path` with their `N`.
@@ -259,6 +319,29 @@ mod tests {
         std::fs::write(&path, format!("{EVENT}\n{}", &EVENT[..40])).expect("write");
         let mut input = FileInput::open(&path).expect("open");
         assert_eq!(ids(&mut input), ["a".to_owned()]);
+    }
+
+    #[test]
+    fn a_rotation_after_the_files_were_opened_is_noticed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("events.jsonl");
+        std::fs::write(path.with_file_name("events.jsonl.1"), format!("{EVENT}\n")).expect("write");
+        std::fs::write(&path, format!("{EVENT}\n")).expect("write");
+        let (opened, _) = open_all(&path).expect("open");
+        assert!(unchanged(&path, &opened).expect("list"));
+        // The sink rotates: `.1` becomes `.2`, the active file `.1`, a new active file.
+        std::fs::rename(
+            path.with_file_name("events.jsonl.1"),
+            path.with_file_name("events.jsonl.2"),
+        )
+        .expect("rotate");
+        std::fs::rename(&path, path.with_file_name("events.jsonl.1")).expect("rotate");
+        std::fs::write(&path, "").expect("new active file");
+        assert!(!unchanged(&path, &opened).expect("list"));
+        // Opened again, the set is consistent: the three files, oldest first.
+        let input = FileInput::open(&path).expect("open");
+        assert_eq!(input.files.len(), 3);
+        assert_eq!(input.files[0].path, path.with_file_name("events.jsonl.2"));
     }
 
     #[test]
