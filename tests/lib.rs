@@ -1,13 +1,15 @@
 //! Shared helpers for the end-to-end tests in `e2e/` and the fault tests in `fault/` (fixtures
 //! live in `fixtures/`): the binary, free ports, the fixture list, a [`Bridge`] process handle,
 //! and for the fault tests a [`ledger::Ledger`] of what was sent, acknowledged and delivered,
-//! a retrying callback [`sender::Sender`] and a JetStream read-back ([`nats::read_stream`]).
+//! a retrying callback [`sender::Sender`], a JetStream read-back ([`nats::read_stream`]) and a
+//! Kafka one ([`kafka_read::read_topic`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+pub mod kafka_read;
 #[path = "fault/support/ledger.rs"]
 pub mod ledger;
 #[path = "fault/support/nats.rs"]

@@ -8,11 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
 use vodbridge_test_support::kafka::KafkaBroker;
+use vodbridge_tests::kafka_read::{read_topic, Record};
 use vodbridge_tests::{callback_config, fixtures, free_port, Bridge};
 
 async fn start_bridge(dir: &Path, brokers: &str, listen: u16, admin: u16) -> Bridge {
@@ -34,66 +31,6 @@ destination = "vodbridge.deadletter"
     );
     let config = callback_config(listen, admin, &tables);
     Bridge::start(dir, &config, admin).await
-}
-
-/// One record read back: key, headers and value.
-struct Record {
-    key: Option<String>,
-    headers: HashMap<String, String>,
-    value: serde_json::Value,
-}
-
-/// Read every partition of `topic` from the beginning until `ids` all arrived or `deadline`.
-fn read_topic(brokers: &str, topic: &str, want: usize, deadline: Instant) -> Vec<Record> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", "vodbridge-e2e")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .expect("metadata");
-    let partitions = metadata
-        .topics()
-        .iter()
-        .find(|t| t.name() == topic)
-        .map(|t| t.partitions().len())
-        .unwrap_or(0);
-    assert!(partitions > 0, "topic {topic} does not exist");
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions as i32 {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .expect("offset");
-    }
-    consumer.assign(&tpl).expect("assign");
-    let mut out = Vec::new();
-    while out.len() < want && Instant::now() < deadline {
-        let Some(msg) = consumer.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        let msg = msg.expect("consume");
-        let headers = msg
-            .headers()
-            .map(|hs| {
-                hs.iter()
-                    .map(|h| {
-                        (
-                            h.key.to_owned(),
-                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.push(Record {
-            key: msg.key().map(|k| String::from_utf8_lossy(k).into_owned()),
-            headers,
-            value: serde_json::from_slice(msg.payload().unwrap_or_default())
-                .expect("value is the data JSON"),
-        });
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

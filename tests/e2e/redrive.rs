@@ -14,13 +14,10 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer};
 use futures::StreamExt as _;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 use vodbridge_test_support::kafka::KafkaBroker;
 use vodbridge_test_support::nats::NatsServer;
+use vodbridge_tests::kafka_read::read_topic;
 use vodbridge_tests::{
     callback_config, free_port, nats_sink_toml, read_lines, run_vodbridge, Bridge, CommandOutput,
 };
@@ -224,37 +221,20 @@ async fn dead_letters_and_unmapped_events_are_redriven_from_the_file_sink() {
     assert_eq!(last["data"], direct["data"]);
 }
 
-/// Kafka records of `topic` (one partition) from the beginning: `(ce_id, ce_type, value)`,
-/// until `want` arrived or a minute passed.
+/// Kafka records of `topic` from the beginning: `(ce_id, ce_type, value)`, until `want`
+/// arrived or a minute passed.
 fn read_kafka(brokers: &str, topic: &str, want: usize) -> Vec<(String, String, Value)> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", "vodbridge-e2e-redrive-reader")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning)
-        .expect("offset");
-    consumer.assign(&tpl).expect("assign");
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut out = Vec::new();
-    while out.len() < want && Instant::now() < deadline {
-        let Some(msg) = consumer.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        let msg = msg.expect("consume");
-        let header = |name: &str| {
-            msg.headers()
-                .and_then(|hs| hs.iter().find(|h| h.key == name))
-                .and_then(|h| h.value)
-                .map(|v| String::from_utf8_lossy(v).into_owned())
-                .unwrap_or_default()
-        };
-        let value = serde_json::from_slice(msg.payload().unwrap_or_default()).expect("data");
-        out.push((header("ce_id"), header("ce_type"), value));
-    }
-    out
+    tokio::task::block_in_place(|| read_topic(brokers, topic, want, deadline))
+        .into_iter()
+        .map(|r| {
+            (
+                r.header("ce_id").to_owned(),
+                r.header("ce_type").to_owned(),
+                r.value,
+            )
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,12 +12,9 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer};
 use futures::StreamExt as _;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
 use vodbridge_test_support::kafka::KafkaBroker;
 use vodbridge_test_support::nats::NatsServer;
+use vodbridge_tests::kafka_read::read_topic;
 use vodbridge_tests::{callback_config, free_port, read_lines, Bridge};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -95,40 +92,14 @@ fn trace_id(traceparent: &str) -> &str {
     &traceparent[3..35]
 }
 
-/// Kafka records of `topic` from the beginning: (key, headers), until `want` or the deadline.
+/// Kafka records of `TOPIC` from the beginning: (key, headers), until `want` or a minute
+/// passed.
 fn read_kafka(brokers: &str, want: usize) -> Vec<(String, HashMap<String, String>)> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", "vodbridge-e2e-trace")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(TOPIC, 0, Offset::Beginning)
-        .expect("offset");
-    consumer.assign(&tpl).expect("assign");
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut out = Vec::new();
-    while out.len() < want && Instant::now() < deadline {
-        let Some(msg) = consumer.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        let msg = msg.expect("consume");
-        let headers = msg
-            .headers()
-            .map(|hs| {
-                hs.iter()
-                    .map(|h| {
-                        let value = String::from_utf8_lossy(h.value.unwrap_or_default());
-                        (h.key.to_owned(), value.into_owned())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let key = String::from_utf8_lossy(msg.key().unwrap_or_default()).into_owned();
-        out.push((key, headers));
-    }
-    out
+    read_topic(brokers, TOPIC, want, deadline)
+        .into_iter()
+        .map(|r| (r.key.unwrap_or_default(), r.headers))
+        .collect()
 }
 
 /// JetStream messages on `vod.media.uploaded`: (event JSON, `traceparent` header).
