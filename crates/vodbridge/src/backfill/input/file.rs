@@ -10,6 +10,7 @@
 use std::fs::File;
 use std::io::{BufRead as _, BufReader, Read as _, Take};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use tracing::warn;
@@ -41,8 +42,14 @@ impl FileInput {
         // A rotation between listing the files and opening them renames them under the run's
         // feet (a file read twice, or one skipped): the set is opened again until a listing
         // taken after the opens names the very files that were opened.
-        for _ in 0..OPEN_ATTEMPTS {
-            let (files, total) = open_all(path)?;
+        for attempt in 0..OPEN_ATTEMPTS {
+            if attempt > 0 {
+                // A rotation is a few renames and a directory sync: let it finish.
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let Some((files, total)) = open_all(path, attempt == 0)? else {
+                continue;
+            };
             if unchanged(path, &files)? {
                 return Ok(Self {
                     files: files.into_iter().map(|(file, _)| file).collect(),
@@ -159,10 +166,17 @@ fn file_id(metadata: &std::fs::Metadata) -> FileId {
     (metadata.dev(), metadata.ino())
 }
 
+/// Opened files in reading order with their identities, and their total length.
+type Opened = (Vec<(OpenFile, FileId)>, u64);
+
 /// The files of `path` in reading order (highest suffix first, `path` last), each opened with
-/// its identity, and their total length.
-fn open_all(path: &Path) -> anyhow::Result<(Vec<(OpenFile, FileId)>, u64)> {
+/// its identity; `None` when a listed file vanished before it was opened, or (not on the
+/// `first` attempt) none is listed: a rotation is under way.
+fn open_all(path: &Path, first: bool) -> anyhow::Result<Option<Opened>> {
     let paths = listing(path)?;
+    if paths.is_empty() && !first {
+        return Ok(None);
+    }
     anyhow::ensure!(
         !paths.is_empty(),
         "--input {}: no such file (nor rotated copies {0}.1, {0}.2, …)",
@@ -171,7 +185,11 @@ fn open_all(path: &Path) -> anyhow::Result<(Vec<(OpenFile, FileId)>, u64)> {
     let mut files = Vec::with_capacity(paths.len());
     let mut total = 0;
     for path in paths {
-        let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("cannot open {}", path.display())),
+        };
         let metadata = file
             .metadata()
             .with_context(|| format!("cannot stat {}", path.display()))?;
@@ -186,7 +204,7 @@ fn open_all(path: &Path) -> anyhow::Result<(Vec<(OpenFile, FileId)>, u64)> {
             file_id(&metadata),
         ));
     }
-    Ok((files, total))
+    Ok(Some((files, total)))
 }
 
 /// Whether the names of `path`'s files, listed now, are still those of the `opened` files.
@@ -327,7 +345,7 @@ mod tests {
         let path = dir.path().join("events.jsonl");
         std::fs::write(path.with_file_name("events.jsonl.1"), format!("{EVENT}\n")).expect("write");
         std::fs::write(&path, format!("{EVENT}\n")).expect("write");
-        let (opened, _) = open_all(&path).expect("open");
+        let (opened, _) = open_all(&path, true).expect("open").expect("files");
         assert!(unchanged(&path, &opened).expect("list"));
         // The sink rotates: `.1` becomes `.2`, the active file `.1`, a new active file.
         std::fs::rename(
