@@ -15,6 +15,7 @@
 # A command's rate is events published (its summary) over its wall time, start-up included.
 #
 #   scripts/bench/backfill.sh   # ROUNDS=3 DURATION=15s WARMUP=5s CONNECTIONS=64 THREADS=2 PREP=8s
+#                               # BATCH: --batch-size of both commands (default theirs, 500)
 #
 # Prints one line per run (with the command's peak RSS), the medians and the ratios to the
 # receiver. Needs wrk, nats-server (/usr/sbin is searched) and GNU time; builds the release bridge.
@@ -88,30 +89,12 @@ receiver() {
 }
 
 backfill() { # redrive|replay INPUT
-  rm -rf "$WORK/store"
-  local nats_port; nats_port=$(free_port)
-  nats-server -js -a 127.0.0.1 -p "$nats_port" -sd "$WORK/store" -l "$WORK/nats.log" &
-  PIDS+=($!)
-  wait_tcp "$nats_port"
+  start_nats
+  # The receiver's configuration (scripts/bench/nats_servers.sh), without the listeners.
   cat > "$WORK/backfill.toml" <<TOML
 [log]
 level = "warn"
-[[sources]]
-name = "tencent"
-provider = "tencent"
-[[sinks]]
-name = "nats"
-type = "nats"
-url = "nats://127.0.0.1:$nats_port"
-subject = "{type}"
-jetstream = true
-[sinks.stream]
-name = "VOD"
-subjects = ["vod.>", "deadletter.>"]
-max_age = "1h"
-[dead_letter]
-sink = "nats"
-destination = "deadletter.vod"
+$(bridge_nats_toml)
 TOML
   local start end rc=0
   start=$(date +%s.%N)

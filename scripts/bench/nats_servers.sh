@@ -1,5 +1,5 @@
-# The servers of the HTTP -> JetStream benchmarks, shared by scripts/bench/nats.sh and
-# nats_cpu.sh. Source it from the repository root after scripts/lib.sh, with WORK (a scratch
+# The servers of the HTTP -> JetStream benchmarks, shared by scripts/bench/nats.sh, nats_cpu.sh,
+# spool.sh and backfill.sh. Source it from the repository root after scripts/lib.sh, with WORK (a scratch
 # directory), BODY (the fixture) and PIDS (an array) set; the release builds must exist.
 #
 #   start_server NAME   NAME is limits, floor, vodbridge or spooled (vodbridge with a [spool],
@@ -7,6 +7,11 @@
 #                       its [spool] section): a fresh nats-server -js (new store
 #                       under $WORK) and NAME on it, both added to PIDS; returns once NAME has
 #                       acknowledged one request. Sets URL, URL_PATH, SERVER_PID and NATS_PID.
+#   start_nats          a fresh nats-server -js (new store under $WORK), added to PIDS; sets
+#                       NATS_PORT and NATS_PID once it accepts connections.
+#   bridge_nats_toml    the bridge's configuration past [server] and [log]: the `tencent`
+#                       source, the NATS sink on NATS_PORT (JetStream, managed stream VOD) and
+#                       the dead-letter route on it.
 #   stop_servers        stop everything in PIDS, newest first, so each server stops while its
 #                       nats-server is still there to flush to.
 #   wrk_once D URL PATH [LUA]
@@ -15,16 +20,42 @@
 #                       or LUA), runs numbered so ids never repeat across runs.
 #   wrk_figures OUTPUT  "RPS P99 NON2XX" of one wrk run's output.
 
-start_server() {
+start_nats() {
   rm -rf "$WORK/store"
-  local nats_port port admin_port
-  nats_port=$(free_port); port=$(free_port); NATS_PORT=$nats_port
-  nats-server -js -a 127.0.0.1 -p "$nats_port" -sd "$WORK/store" -l "$WORK/nats.log" &
+  NATS_PORT=$(free_port)
+  nats-server -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/store" -l "$WORK/nats.log" &
   NATS_PID=$!; PIDS+=($NATS_PID)
-  wait_tcp "$nats_port"
+  wait_tcp "$NATS_PORT"
+}
+
+bridge_nats_toml() {
+  cat <<TOML
+[[sources]]
+name = "tencent"
+provider = "tencent"
+[[sinks]]
+name = "nats"
+type = "nats"
+url = "nats://127.0.0.1:$NATS_PORT"
+subject = "{type}"
+jetstream = true
+[sinks.stream]
+name = "VOD"
+subjects = ["vod.>", "deadletter.>"]
+max_age = "1h"
+[dead_letter]
+sink = "nats"
+destination = "deadletter.vod"
+TOML
+}
+
+start_server() {
+  local port admin_port
+  start_nats
+  port=$(free_port)
   case $1 in
     limits)
-      LIMITS_LISTEN=127.0.0.1:$port NATS_URL=127.0.0.1:$nats_port \
+      LIMITS_LISTEN=127.0.0.1:$port NATS_URL=127.0.0.1:$NATS_PORT \
         "${LIMITS_BIN:-target/limits/release/limits}" jetstream > "$WORK/limits.log" 2>&1 &
       SERVER_PID=$!; PIDS+=($SERVER_PID)
       URL_PATH=/ ;;
@@ -32,7 +63,7 @@ start_server() {
       # The floor's envelope: the bridge's own event for the fixture.
       [ -s "$WORK/event.json" ] ||
         target/release/vodbridge normalize --provider tencent "$BODY" > "$WORK/event.json"
-      FLOOR_LISTEN=127.0.0.1:$port NATS_URL=127.0.0.1:$nats_port FLOOR_EVENT="$WORK/event.json" \
+      FLOOR_LISTEN=127.0.0.1:$port NATS_URL=127.0.0.1:$NATS_PORT FLOOR_EVENT="$WORK/event.json" \
         "${FLOOR_BIN:-target/release/examples/contract_floor}" > "$WORK/floor.log" 2>&1 &
       SERVER_PID=$!; PIDS+=($SERVER_PID)
       URL_PATH=/ ;;
@@ -51,22 +82,7 @@ listen = "127.0.0.1:$port"
 admin_listen = "127.0.0.1:$admin_port"
 [log]
 level = "warn"
-[[sources]]
-name = "tencent"
-provider = "tencent"
-[[sinks]]
-name = "nats"
-type = "nats"
-url = "nats://127.0.0.1:$nats_port"
-subject = "{type}"
-jetstream = true
-[sinks.stream]
-name = "VOD"
-subjects = ["vod.>", "deadletter.>"]
-max_age = "1h"
-[dead_letter]
-sink = "nats"
-destination = "deadletter.vod"
+$(bridge_nats_toml)
 $spool
 TOML
       "${VODBRIDGE_BIN:-target/release/vodbridge}" run --config "$WORK/vodbridge.toml" \
