@@ -86,15 +86,11 @@ pub(crate) struct BadRecord {
 }
 
 impl BadRecord {
-    pub(crate) fn new(reason: &'static str, error: &dyn std::error::Error) -> Self {
-        let mut detail = error.to_string();
-        let mut cause = error.source();
-        while let Some(c) = cause {
-            detail.push_str(": ");
-            detail.push_str(&c.to_string());
-            cause = c.source();
+    pub(crate) fn new(reason: &'static str, error: &(dyn std::error::Error + 'static)) -> Self {
+        Self {
+            reason,
+            detail: vodbridge_core::ErrorChain(error).to_string(),
         }
-        Self { reason, detail }
     }
 }
 
