@@ -23,6 +23,8 @@ const MAX_LINE_BYTES: u64 = 64 * 1024 * 1024;
 
 struct OpenFile {
     path: PathBuf,
+    /// Which file `path` named when it was opened.
+    id: FileId,
     reader: BufReader<Take<File>>,
     line: u64,
 }
@@ -52,7 +54,7 @@ impl FileInput {
             };
             if unchanged(path, &files)? {
                 return Ok(Self {
-                    files: files.into_iter().map(|(file, _)| file).collect(),
+                    files,
                     current: 0,
                     total,
                     read: 0,
@@ -166,13 +168,10 @@ fn file_id(metadata: &std::fs::Metadata) -> FileId {
     (metadata.dev(), metadata.ino())
 }
 
-/// Opened files in reading order with their identities, and their total length.
-type Opened = (Vec<(OpenFile, FileId)>, u64);
-
-/// The files of `path` in reading order (highest suffix first, `path` last), each opened with
-/// its identity; `None` when a listed file vanished before it was opened, or (not on the
+/// The files of `path` in reading order (highest suffix first, `path` last) and their total
+/// length; `None` when a listed file vanished before it was opened, or (not on the
 /// `first` attempt) none is listed: a rotation is under way.
-fn open_all(path: &Path, first: bool) -> anyhow::Result<Option<Opened>> {
+fn open_all(path: &Path, first: bool) -> anyhow::Result<Option<(Vec<OpenFile>, u64)>> {
     let paths = listing(path)?;
     if paths.is_empty() && !first {
         return Ok(None);
@@ -195,30 +194,28 @@ fn open_all(path: &Path, first: bool) -> anyhow::Result<Option<Opened>> {
             .with_context(|| format!("cannot stat {}", path.display()))?;
         let len = metadata.len();
         total += len;
-        files.push((
-            OpenFile {
-                path,
-                reader: BufReader::with_capacity(256 * 1024, file.take(len)),
-                line: 0,
-            },
-            file_id(&metadata),
-        ));
+        files.push(OpenFile {
+            path,
+            id: file_id(&metadata),
+            reader: BufReader::with_capacity(256 * 1024, file.take(len)),
+            line: 0,
+        });
     }
     Ok(Some((files, total)))
 }
 
 /// Whether the names of `path`'s files, listed now, are still those of the `opened` files.
-fn unchanged(path: &Path, opened: &[(OpenFile, FileId)]) -> anyhow::Result<bool> {
+fn unchanged(path: &Path, opened: &[OpenFile]) -> anyhow::Result<bool> {
     let now = listing(path)?;
     if now.len() != opened.len() {
         return Ok(false);
     }
-    for (name, (file, id)) in now.iter().zip(opened) {
+    for (name, file) in now.iter().zip(opened) {
         if *name != file.path {
             return Ok(false);
         }
         match std::fs::metadata(name) {
-            Ok(metadata) if file_id(&metadata) == *id => {}
+            Ok(metadata) if file_id(&metadata) == file.id => {}
             Ok(_) => return Ok(false),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(e).with_context(|| format!("cannot stat {}", name.display())),
