@@ -15,54 +15,25 @@ use serde::{Deserialize, Deserializer};
 
 use crate::error::NormalizeError;
 
-/// The scalar visits of a lenient visitor (`visit_borrowed_str`, `visit_str`, `visit_u64`,
-/// `visit_i64`, `visit_f64`, `visit_bool` and `visit_unit`), each answering `Ok($value)`: a value
-/// of a kind the visitor does not read means "not this" rather than an error. `unit: $unit`
-/// gives JSON `null` its own answer. For `impl<'de, …> Visitor<'de>` blocks.
+/// The scalar visits of a lenient visitor (`visit_str`, to which `visit_borrowed_str` defaults,
+/// `visit_u64`, `visit_i64`, `visit_f64`, `visit_bool` and `visit_unit`), each answering
+/// `Ok($value)`: a value of a kind the visitor does not read means "not this" rather than an
+/// error. `unit: $unit` gives JSON `null` its own answer. For `impl<'de, …> Visitor<'de>` blocks.
 macro_rules! scalars_are {
     ($value:expr) => {
         $crate::lenient::scalars_are!($value, unit: $value);
     };
     ($value:expr, unit: $unit:expr) => {
-        fn visit_borrowed_str<ScalarError: ::serde::de::Error>(
-            self,
-            _: &'de str,
-        ) -> Result<Self::Value, ScalarError> {
-            Ok($value)
-        }
-        fn visit_str<ScalarError: ::serde::de::Error>(
-            self,
-            _: &str,
-        ) -> Result<Self::Value, ScalarError> {
-            Ok($value)
-        }
-        fn visit_u64<ScalarError: ::serde::de::Error>(
-            self,
-            _: u64,
-        ) -> Result<Self::Value, ScalarError> {
-            Ok($value)
-        }
-        fn visit_i64<ScalarError: ::serde::de::Error>(
-            self,
-            _: i64,
-        ) -> Result<Self::Value, ScalarError> {
-            Ok($value)
-        }
-        fn visit_f64<ScalarError: ::serde::de::Error>(
-            self,
-            _: f64,
-        ) -> Result<Self::Value, ScalarError> {
-            Ok($value)
-        }
-        fn visit_bool<ScalarError: ::serde::de::Error>(
-            self,
-            _: bool,
-        ) -> Result<Self::Value, ScalarError> {
-            Ok($value)
-        }
-        fn visit_unit<ScalarError: ::serde::de::Error>(self) -> Result<Self::Value, ScalarError> {
+        $crate::lenient::scalars_are!(@ $value, visit_str: &str, visit_u64: u64, visit_i64: i64,
+            visit_f64: f64, visit_bool: bool);
+        fn visit_unit<E: ::serde::de::Error>(self) -> Result<Self::Value, E> {
             Ok($unit)
         }
+    };
+    (@ $value:expr, $($visit:ident: $ty:ty),*) => {
+        $(fn $visit<E: ::serde::de::Error>(self, _: $ty) -> Result<Self::Value, E> {
+            Ok($value)
+        })*
     };
 }
 pub(crate) use scalars_are;
@@ -145,6 +116,18 @@ pub(crate) fn id<'a>(
     }
 }
 
+/// An event type member `key`: a non-empty string.
+pub(crate) fn event_type<'a>(
+    v: Option<Scalar<'a>>,
+    key: &'static str,
+) -> Result<Cow<'a, str>, NormalizeError> {
+    match v {
+        Some(Scalar::Str(s)) if !s.trim().is_empty() => Ok(s),
+        None | Some(Scalar::Str(_)) => Err(NormalizeError::MissingEventType),
+        Some(_) => Err(NormalizeError::field(key, "a string")),
+    }
+}
+
 /// A number of an optional scalar (numbers or numeric strings).
 pub(crate) fn number(v: &Option<Scalar<'_>>) -> Option<f64> {
     v.as_ref().and_then(Scalar::number)
@@ -163,9 +146,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
                 Ok(Scalar::Str(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Scalar::Str(Cow::Owned(v)))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
                 Ok(Scalar::UInt(v))

@@ -15,9 +15,10 @@
 //! differential tests); see `context::Path`.
 //!
 //! Modules: `tencent` and `volcengine` (vendor readings and mappers), `types` (the taxonomy
-//! tables), `record` (`data` layout and event assembly), `ids` (canonical hashing), `fast` (the
-//! id's canonical form written while the views are read), `context` (source context, reading
-//! path, pulled event), `time` (lenient timestamps), `lenient` (type-tolerant field views).
+//! tables), `record` (`data` layout and event assembly), `ids` (the canonical form, written while
+//! a view is read, and its hash), `fast` (where the elements of a `PullEvents` body read in one
+//! pass lie in it), `context` (source context, reading path, pulled event), `time` (lenient
+//! timestamps), `lenient` (type-tolerant field views).
 
 mod context;
 mod error;

@@ -5,21 +5,19 @@
 //! `media{}`, `task{}`, `error{}`, `context`, `sessionId`, `space`, `storageRegion` (each only
 //! when the vendor gave it) and `original`, the vendor event object exactly as received.
 
-mod json;
 mod layout;
 
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use vodbridge_core::{
     CanonicalEvent, Outcome, Provider, TimeSource, CONTENT_TYPE_JSON, SPEC_VERSION,
 };
 
 use crate::context::{Path, SourceContext};
+use crate::fast;
 use crate::time::format_rfc3339;
-use json::Written;
 use layout::{Data, ErrorInfo};
 pub(crate) use layout::{Media, Original, Task};
 
@@ -56,6 +54,9 @@ pub(crate) struct Header<'h> {
     pub(crate) time: Option<DateTime<Utc>>,
 }
 
+/// Room for the members of `data` before `original` (a typical event's take well under this).
+const DATA_MEMBERS_HINT: usize = 512;
+
 /// Assemble the canonical event.
 pub(crate) fn build(
     path: Path,
@@ -71,8 +72,8 @@ pub(crate) fn build(
             message: x.error_message.as_deref().filter(|m| !m.is_empty()),
         });
     let data = Data {
-        media: (!x.media.is_empty()).then_some(&x.media),
-        task: (!x.task.is_empty()).then_some(&x.task),
+        media: (x.media != Media::default()).then_some(&x.media),
+        task: (x.task != Task::default()).then_some(&x.task),
         error,
         context: x.context.as_deref(),
         session_id: x.session_id.as_deref(),
@@ -81,7 +82,7 @@ pub(crate) fn build(
         original,
     };
     let written = match path {
-        Path::Fast => <Box<RawValue>>::deserialize(Written(data.to_json())).ok(),
+        Path::Fast => fast::raw_value(data.to_json(original.get().len() + DATA_MEMBERS_HINT)),
         Path::Reference => None,
     };
     let data = written.unwrap_or_else(|| {

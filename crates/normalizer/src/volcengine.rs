@@ -9,133 +9,93 @@ use vodbridge_core::{CanonicalEvent, Outcome, Provider};
 
 use crate::context::{Path, SourceContext};
 use crate::error::NormalizeError;
+use crate::ids;
 use crate::lenient::{self, id, nonempty, number, obj, Obj, Scalar};
 use crate::record::{self, Extract, Header, Original};
 use crate::time::parse_vendor_time;
 use crate::types::{self, UNMAPPED_TYPE};
-use crate::{fast, ids};
 
 /// `RequestId` is excluded from the id: the docs do not promise that retries keep it.
 const ID_EXCLUDED: &[&str] = &["RequestId"];
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", bound(deserialize = "'de: 'a"))]
 struct Envelope<'a> {
-    #[serde(borrow)]
     event_type: Option<Scalar<'a>>,
-    #[serde(borrow)]
     event_time: Option<Scalar<'a>>,
-    #[serde(borrow)]
     error_code: Option<Scalar<'a>>,
-    #[serde(borrow)]
     error_message: Option<Scalar<'a>>,
     /// Boxed: the view is large (over a kilobyte), and it is moved several times on its way out.
-    #[serde(borrow)]
     data: Option<Obj<Box<Data<'a>>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", bound(deserialize = "'de: 'a"))]
 struct Data<'a> {
-    #[serde(borrow)]
     code: Option<Scalar<'a>>,
-    #[serde(borrow)]
     message: Option<Scalar<'a>>,
-    #[serde(borrow)]
     status: Option<Scalar<'a>>,
-    #[serde(borrow)]
     vid: Option<Scalar<'a>>,
-    #[serde(borrow)]
     mid: Option<Scalar<'a>>,
-    #[serde(borrow)]
     space_name: Option<Scalar<'a>>,
-    #[serde(borrow)]
     run_id: Option<Scalar<'a>>,
-    #[serde(borrow)]
     job_id: Option<Scalar<'a>>,
-    #[serde(borrow)]
     task_id: Option<Scalar<'a>>,
-    #[serde(borrow)]
     req_id: Option<Scalar<'a>>,
-    #[serde(borrow)]
     callback_args: Option<Scalar<'a>>,
-    #[serde(borrow)]
     source_url: Option<Scalar<'a>>,
-    #[serde(borrow)]
     play_url: Option<Scalar<'a>>,
-    #[serde(borrow)]
     file_name: Option<Scalar<'a>>,
-    #[serde(borrow)]
     store_uri: Option<Scalar<'a>>,
-    #[serde(borrow)]
     size: Option<Scalar<'a>>,
-    #[serde(borrow)]
     source_info: Option<Obj<SourceInfo<'a>>>,
-    #[serde(borrow)]
     input: Option<Obj<Input<'a>>>,
-    #[serde(borrow)]
     meta: Option<Obj<Named<'a>>>,
-    #[serde(borrow)]
     control: Option<Obj<Named<'a>>>,
-    #[serde(borrow)]
     src: Option<Obj<Uri<'a>>>,
-    #[serde(borrow)]
     dst: Option<Obj<Uri<'a>>>,
-    #[serde(borrow)]
     extra: Option<Obj<Extra<'a>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", bound(deserialize = "'de: 'a"))]
 struct SourceInfo<'a> {
-    #[serde(borrow)]
     file_name: Option<Scalar<'a>>,
-    #[serde(borrow)]
     store_uri: Option<Scalar<'a>>,
-    #[serde(borrow)]
     size: Option<Scalar<'a>>,
-    #[serde(borrow)]
     duration: Option<Scalar<'a>>,
 }
 
 /// `ExecutionComplete.Input`: `Vid`, or `FileId{Vid}`, or `DirectUrl{SpaceName, FileName}`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", bound(deserialize = "'de: 'a"))]
 struct Input<'a> {
-    #[serde(borrow)]
     vid: Option<Scalar<'a>>,
-    #[serde(borrow)]
     file_id: Option<Obj<Named<'a>>>,
-    #[serde(borrow)]
     direct_url: Option<Obj<Named<'a>>>,
 }
 
 /// The small objects of `ExecutionComplete` (`Meta`, `Control`, `Input.FileId`, `Input.DirectUrl`).
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", bound(deserialize = "'de: 'a"))]
 struct Named<'a> {
-    #[serde(borrow)]
     vid: Option<Scalar<'a>>,
-    #[serde(borrow)]
     space_name: Option<Scalar<'a>>,
-    #[serde(borrow)]
     file_name: Option<Scalar<'a>>,
-    #[serde(borrow)]
     callback_args: Option<Scalar<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(bound(deserialize = "'de: 'a"))]
 struct Uri<'a> {
-    #[serde(borrow, rename = "URI")]
+    #[serde(rename = "URI")]
     uri: Option<Scalar<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", bound(deserialize = "'de: 'a"))]
 struct Extra<'a> {
-    #[serde(borrow)]
     source_vid: Option<Scalar<'a>>,
-    #[serde(borrow)]
     target_vid: Option<Scalar<'a>>,
 }
 
@@ -150,16 +110,12 @@ pub(crate) fn normalize(
     // raw scan, the view, then the id, which reports errors exactly as it always did.
     let teed = match path {
         Path::Fast => {
-            fast::view_with_id::<Obj<Envelope<'_>>>(Provider::Volcengine, text, ID_EXCLUDED)
+            ids::view_with_id::<Obj<Envelope<'_>>>(Provider::Volcengine, text, ID_EXCLUDED).ok()
         }
         Path::Reference => None,
     };
     let (env, id, raw) = match teed {
-        Some((env, id)) => (
-            env,
-            Some(id),
-            Original::of_body(text).map_err(NormalizeError::json)?,
-        ),
+        Some((env, id)) => (env, Some(id), Original::of_body(text)),
         None => {
             let raw: &RawValue = serde_json::from_str(text).map_err(NormalizeError::json)?;
             (lenient::view(raw.get())?, None, Original::Raw(raw))
@@ -168,14 +124,7 @@ pub(crate) fn normalize(
     let Obj::Some(env) = env else {
         return Err(NormalizeError::NotObject);
     };
-    let vendor_type = match &env.event_type {
-        None => return Err(NormalizeError::MissingEventType),
-        Some(Scalar::Str(s)) if s.trim().is_empty() => {
-            return Err(NormalizeError::MissingEventType)
-        }
-        Some(Scalar::Str(s)) => s.clone(),
-        Some(_) => return Err(NormalizeError::field("EventType", "a string")),
-    };
+    let vendor_type = lenient::event_type(env.event_type.clone(), "EventType")?;
     let default = Data::default();
     let data = match &env.data {
         None => &default,
@@ -205,28 +154,18 @@ fn extract<'a>(d: &Data<'a>, kind: Option<&'static str>) -> Result<Extract<'a>, 
     let input = obj(&d.input);
     let extra = obj(&d.extra);
     let source = obj(&d.source_info);
+    let direct_url = input.and_then(|i| obj(&i.direct_url));
     x.media.id = id(&d.vid, "Data.Vid")?
         .or(id(&d.mid, "Data.Mid")?)
-        .or(input
-            .map(|i| id(&i.vid, "Data.Input.Vid"))
-            .transpose()?
-            .flatten())
-        .or_else(|| {
-            input
-                .and_then(|i| obj(&i.file_id))
-                .and_then(|f| nonempty(&f.vid))
-        })
+        .or(id(input.map_or(&None, |i| &i.vid), "Data.Input.Vid")?)
+        .or_else(|| nonempty(&obj(&input?.file_id)?.vid))
         .or_else(|| {
             extra.and_then(|e| nonempty(&e.target_vid).or_else(|| nonempty(&e.source_vid)))
         });
     x.media.name = source
         .and_then(|s| nonempty(&s.file_name))
         .or_else(|| nonempty(&d.file_name))
-        .or_else(|| {
-            input
-                .and_then(|i| obj(&i.direct_url))
-                .and_then(|u| nonempty(&u.file_name))
-        });
+        .or_else(|| nonempty(&direct_url?.file_name));
     x.media.url = nonempty(&d.play_url);
     x.media.source_url =
         nonempty(&d.source_url).or_else(|| obj(&d.src).and_then(|s| nonempty(&s.uri)));
@@ -248,11 +187,7 @@ fn extract<'a>(d: &Data<'a>, kind: Option<&'static str>) -> Result<Extract<'a>, 
         .or_else(|| obj(&d.control).and_then(|c| nonempty(&c.callback_args)));
     x.space = nonempty(&d.space_name)
         .or_else(|| obj(&d.meta).and_then(|m| nonempty(&m.space_name)))
-        .or_else(|| {
-            input
-                .and_then(|i| obj(&i.direct_url))
-                .and_then(|u| nonempty(&u.space_name))
-        });
+        .or_else(|| nonempty(&direct_url?.space_name));
     x.fallback_key = x
         .task
         .id

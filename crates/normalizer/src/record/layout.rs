@@ -1,16 +1,17 @@
-//! The `data` object's layout as serde writes it (the reference path) and as `json.rs` writes it
-//! by hand (the fast path): `media{}`, `task{}`, `error{}`, the pass-through strings and the
+//! The `data` object's layout as serde writes it (the reference path) and as it is written by
+//! hand (the fast path, [`Data::to_json`]): `media{}`, `task{}`, `error{}`, the pass-through strings and the
 //! verbatim `original`.
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
 
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use crate::fast::{JsonWriter, RAW_VALUE_MARKER};
+
 /// `data.media`.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, PartialEq, Serialize)]
 pub(crate) struct Media<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) id: Option<Cow<'a, str>>,
@@ -31,21 +32,8 @@ pub(crate) struct Media<'a> {
     pub(crate) duration: Option<f64>,
 }
 
-impl Media<'_> {
-    pub(super) fn is_empty(&self) -> bool {
-        self.id.is_none()
-            && self.ids.is_empty()
-            && self.name.is_none()
-            && self.url.is_none()
-            && self.source_url.is_none()
-            && self.store_uri.is_none()
-            && self.size.is_none()
-            && self.duration.is_none()
-    }
-}
-
 /// `data.task`.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, PartialEq, Serialize)]
 pub(crate) struct Task<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) id: Option<Cow<'a, str>>,
@@ -55,12 +43,6 @@ pub(crate) struct Task<'a> {
     /// The vendor's status, verbatim.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) status: Option<Cow<'a, str>>,
-}
-
-impl Task<'_> {
-    pub(super) fn is_empty(&self) -> bool {
-        self.id.is_none() && self.kind.is_none() && self.status.is_none()
-    }
 }
 
 #[derive(Serialize)]
@@ -90,6 +72,44 @@ pub(super) struct Data<'r, 'a> {
     pub(super) original: Original<'r>,
 }
 
+impl Data<'_, '_> {
+    /// The JSON text of `data` written by hand, `capacity` about its length: what the derived
+    /// `Serialize` writes (a test holds the two equal), at less cost (docs/performance.md).
+    pub(super) fn to_json(&self, capacity: usize) -> String {
+        let mut w = JsonWriter::with_capacity(capacity);
+        if let Some(m) = self.media {
+            w.open("media");
+            w.str("id", m.id.as_deref());
+            w.strings("ids", &m.ids);
+            w.str("name", m.name.as_deref());
+            w.str("url", m.url.as_deref());
+            w.str("sourceUrl", m.source_url.as_deref());
+            w.str("storeUri", m.store_uri.as_deref());
+            w.number("size", m.size);
+            w.number("duration", m.duration);
+            w.close();
+        }
+        if let Some(t) = self.task {
+            w.open("task");
+            w.str("id", t.id.as_deref());
+            w.str("kind", t.kind);
+            w.str("status", t.status.as_deref());
+            w.close();
+        }
+        if let Some(e) = &self.error {
+            w.open("error");
+            w.str("code", e.code);
+            w.str("message", e.message);
+            w.close();
+        }
+        w.str("context", self.context);
+        w.str("sessionId", self.session_id);
+        w.str("space", self.space);
+        w.str("storageRegion", self.storage_region);
+        w.finish("original", self.original.get())
+    }
+}
+
 /// The vendor event object exactly as received, for `data.original`.
 #[derive(Clone, Copy)]
 pub(crate) enum Original<'a> {
@@ -100,26 +120,11 @@ pub(crate) enum Original<'a> {
 }
 
 impl<'a> Original<'a> {
-    /// The original of a whole body `text`, which the mapper's parse has accepted.
-    ///
-    /// Why not a `&RawValue`: one can only be had by scanning the text once more, yet the text is
-    /// already known to be one JSON value.
-    /// So it is written verbatim the way serde_json writes a `RawValue` (`RAW_VALUE_MARKER`);
-    /// should that ever stop working (it relies on a serde_json-internal name, checked once
-    /// here), the text is scanned into a `RawValue` as before.
-    pub(crate) fn of_body(text: &'a str) -> Result<Self, serde_json::Error> {
-        static VERBATIM_WORKS: OnceLock<bool> = OnceLock::new();
-        let works = *VERBATIM_WORKS.get_or_init(|| {
-            serde_json::to_string(&Original::Text(r#"{"a" : [1]}"#))
-                .is_ok_and(|json| json == r#"{"a" : [1]}"#)
-        });
-        if works {
-            // What a `RawValue` parse of the text would hold: the value without the JSON
-            // whitespace around it.
-            Ok(Original::Text(text.trim_matches([' ', '\t', '\n', '\r'])))
-        } else {
-            serde_json::from_str(text).map(Original::Raw)
-        }
+    /// The original of a whole body `text`, which the mapper's parse has accepted: what a
+    /// `RawValue` parse of it would hold (the value without the JSON whitespace around it),
+    /// without scanning it once more (see `crate::fast::RAW_VALUE_MARKER`).
+    pub(crate) fn of_body(text: &'a str) -> Self {
+        Original::Text(text.trim_matches([' ', '\t', '\n', '\r']))
     }
 
     /// The JSON text.
@@ -130,10 +135,6 @@ impl<'a> Original<'a> {
         }
     }
 }
-
-/// serde_json serializes a `RawValue` as a one-field struct named by its private marker, which
-/// its serializer recognizes and writes verbatim; [`Original::Text`] does the same.
-pub(super) const RAW_VALUE_MARKER: &str = "$serde_json::private::RawValue";
 
 impl Serialize for Original<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -154,5 +155,116 @@ fn number<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
         Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => s.serialize_i64(*f as i64),
         Some(f) => s.serialize_f64(*f),
         None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+
+    #[test]
+    fn data_is_written_as_serde_writes_it() {
+        let nasty = Cow::Borrowed("a\"b\\c\u{1}\n\té😀\u{7f}/");
+        let media = Media {
+            id: Some(Cow::Borrowed("id")),
+            ids: vec![Cow::Borrowed("1"), nasty.clone()],
+            name: Some(nasty.clone()),
+            url: Some(Cow::Borrowed("https://x/y?z=1&w=<2>")),
+            source_url: Some(Cow::Borrowed("")),
+            store_uri: Some(Cow::Borrowed("s")),
+            size: Some(1234.0),
+            duration: Some(12.5),
+        };
+        let task = Task {
+            id: Some(Cow::Borrowed("t")),
+            kind: Some("transcode"),
+            status: Some(nasty.clone()),
+        };
+        let numbers = [
+            None,
+            Some(0.0),
+            Some(-0.0),
+            Some(-3.0),
+            Some(8.9e15),
+            Some(9.1e15),
+            Some(1e300),
+            Some(0.1),
+            Some(-1e-7),
+            Some(f64::NAN),
+            Some(f64::INFINITY),
+        ];
+        let sparse_media = Media {
+            duration: Some(3.0),
+            ..Media::default()
+        };
+        let sparse_task = Task {
+            kind: Some("review"),
+            ..Task::default()
+        };
+        for (i, size) in numbers.into_iter().enumerate() {
+            let media = Media {
+                size,
+                ..Media {
+                    ids: media.ids.clone(),
+                    ..Media::default()
+                }
+            };
+            let full = i % 2 == 0;
+            let data = Data {
+                media: Some(if i == 3 { &sparse_media } else { &media }),
+                task: if i == 4 {
+                    Some(&sparse_task)
+                } else {
+                    full.then_some(&task)
+                },
+                error: full.then(|| ErrorInfo {
+                    code: Some("E"),
+                    message: Some(&nasty),
+                }),
+                context: full.then_some("ctx"),
+                session_id: Some("s\u{0}"),
+                space: None,
+                storage_region: full.then_some("ap-guangzhou"),
+                original: Original::Text("{ \"a\" : 1 }"),
+            };
+            assert_eq!(
+                data.to_json(0),
+                serde_json::to_string(&data).expect("serializes"),
+                "{size:?}"
+            );
+        }
+        let full = Data {
+            media: Some(&media),
+            task: Some(&task),
+            error: Some(ErrorInfo {
+                code: None,
+                message: None,
+            }),
+            context: Some(""),
+            session_id: None,
+            space: Some("sp"),
+            storage_region: None,
+            original: Original::Text("[]"),
+        };
+        assert_eq!(
+            full.to_json(0),
+            serde_json::to_string(&full).expect("serializes")
+        );
+        let empty = Data {
+            media: None,
+            task: None,
+            error: None,
+            context: None,
+            session_id: None,
+            space: None,
+            storage_region: None,
+            original: Original::Text("{}"),
+        };
+        assert_eq!(
+            empty.to_json(0),
+            serde_json::to_string(&empty).expect("serializes")
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! The `Response` object of a `PullEvents` body: its `Error` and its `EventSet` elements, read
-//! in one pass. The elements are any `Deserialize` type: raw values, or events split while the
-//! body is read (`super::response`).
+//! in one pass. The elements are any `Deserialize` type: raw values, or events read into their
+//! views while the body is read (the fast path's one pass).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -14,11 +14,9 @@ use crate::error::NormalizeError;
 use crate::lenient::{self, nonempty, Key, Obj, Scalar};
 
 #[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", bound(deserialize = "'de: 'a"))]
 struct ApiError<'a> {
-    #[serde(borrow)]
     code: Option<Scalar<'a>>,
-    #[serde(borrow)]
     message: Option<Scalar<'a>>,
 }
 
@@ -36,15 +34,10 @@ pub(super) fn elements<Element>(
     let view = view.ok_or(NormalizeError::NotObject)?;
     if let Some(error) = view.error {
         let e: Obj<ApiError<'_>> = lenient::view(error.get())?;
-        let e = e.get();
+        let text = |v: Option<&Option<Scalar<'_>>>| v.and_then(nonempty).map(Cow::into_owned);
         return Err(NormalizeError::ApiError {
-            code: e
-                .and_then(|e| nonempty(&e.code))
-                .map_or_else(|| "Unknown".to_owned(), Cow::into_owned),
-            message: e
-                .and_then(|e| nonempty(&e.message))
-                .map(Cow::into_owned)
-                .unwrap_or_default(),
+            code: text(e.get().map(|e| &e.code)).unwrap_or_else(|| "Unknown".to_owned()),
+            message: text(e.get().map(|e| &e.message)).unwrap_or_default(),
         });
     }
     match view.event_set {

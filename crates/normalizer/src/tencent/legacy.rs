@@ -10,35 +10,24 @@ use crate::record::Extract;
 use crate::types::TypeMapping;
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
 pub(super) struct Data<'a> {
-    #[serde(borrow)]
     file_id: Option<Scalar<'a>>,
-    #[serde(borrow)]
     file_name: Option<Scalar<'a>>,
-    #[serde(borrow)]
     file_url: Option<Scalar<'a>>,
-    #[serde(borrow)]
     vod_task_id: Option<Scalar<'a>>,
-    #[serde(borrow)]
     task_id: Option<Scalar<'a>>,
-    #[serde(borrow)]
     status: Option<Scalar<'a>>,
-    #[serde(borrow)]
     err_code: Option<Scalar<'a>>,
-    #[serde(borrow)]
     message: Option<Scalar<'a>>,
-    #[serde(borrow)]
     session_context: Option<Scalar<'a>>,
-    #[serde(borrow)]
     meta_data: Option<Obj<MetaData<'a>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(bound(deserialize = "'de: 'a"))]
 struct MetaData<'a> {
-    #[serde(borrow)]
     size: Option<Scalar<'a>>,
-    #[serde(borrow)]
     duration: Option<Scalar<'a>>,
 }
 

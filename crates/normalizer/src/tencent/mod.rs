@@ -3,28 +3,36 @@
 
 mod event_set;
 mod legacy;
+mod members;
 mod payload;
-mod response;
-mod split;
 
 use std::borrow::Cow;
 
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use vodbridge_core::{CanonicalEvent, Provider};
 
 use crate::context::{Path, PulledEvent, SourceContext};
 use crate::error::NormalizeError;
-use crate::ids;
-use crate::lenient::{self, Obj, Scalar};
+use crate::lenient::{self, Obj};
 use crate::record::{self, Header, Original};
 use crate::types::{self, UNMAPPED_TYPE};
+use crate::{fast, ids};
 pub(crate) use event_set::pull_response;
-pub(crate) use split::Members;
-use split::{body_members, event_members, BodyResponse};
+use event_set::MaybeResponse;
+use members::{Member, Members};
+use payload::Payload;
 
 /// Top-level members excluded from the id: the pull queue's handle and the callback's
 /// authentication fields (both differ between deliveries of one occurrence).
 const ID_EXCLUDED: &[&str] = &["EventHandle", "Sign", "T", "sign", "t"];
+
+/// An event object as read: its members, its id when the reading computed it, and its text.
+struct Read<'a> {
+    members: Members<'a>,
+    id: Option<String>,
+    original: Original<'a>,
+}
 
 /// A whole body: a v3 event, a v2 event or a `PullEvents` response.
 pub(crate) fn normalize(
@@ -32,108 +40,173 @@ pub(crate) fn normalize(
     text: &str,
     ctx: &SourceContext<'_>,
 ) -> Result<Vec<CanonicalEvent>, NormalizeError> {
-    if path == Path::Fast && response::looks_like_pull_response(text) {
-        if let Some(elements) = response::split_in_one_pass(text) {
-            return elements?
-                .iter()
-                .map(|e| event(path, e.original, &e.members, ctx))
-                .collect();
+    if path == Path::Fast {
+        if let Some(events) = fast_body(text) {
+            return events?.into_iter().map(|e| event(path, e, ctx)).collect();
         }
     }
-    let mut top = body_members(path, text)?;
-    // `body_members` captures the elements raw.
-    if let Some(BodyResponse::Raw(response)) = top.take_response() {
-        return event_set::elements(response.0)?
+    let members = Members::raw(text)?.ok_or(NormalizeError::NotObject)?;
+    if let Some(response) = members.get("Response").and_then(Member::raw) {
+        return pull_response(response)?
             .into_iter()
-            .map(|element| {
-                let members = event_members(path, element.get())?;
-                event(path, Original::Raw(element), &members, ctx)
-            })
+            .map(|element| event(path, reference_read(element)?, ctx))
             .collect();
     }
-    // The split accepted the text as one JSON object, so on the fast path a single event's
-    // `original` is the body text itself, not scanned again.
-    let raw = match path {
-        Path::Fast => Original::of_body(text),
-        Path::Reference => serde_json::from_str(text).map(Original::Raw),
+    let raw = serde_json::from_str(text).map_err(NormalizeError::json)?;
+    let read = Read {
+        members,
+        id: None,
+        original: Original::Raw(raw),
+    };
+    if is_legacy(&read.members) {
+        return legacy_event(path, read, ctx).map(|e| vec![e]);
     }
-    .map_err(NormalizeError::json)?;
-    if top.get("EventType").is_none() && top.get("eventType").is_some() {
-        return legacy_event(path, raw, &top, ctx).map(|e| vec![e]);
-    }
-    event(path, raw, &top, ctx).map(|e| vec![e])
+    event(path, read, ctx).map(|e| vec![e])
 }
 
 /// One pulled `EventSet` element.
 pub(crate) fn pulled(path: Path, raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
-    let parsed = serde_json::from_str::<&RawValue>(raw_event)
-        .map_err(NormalizeError::json)
-        .and_then(|raw| Ok((raw, event_members(path, raw.get())?)));
-    match parsed {
+    let fast = match path {
+        Path::Fast => fast_event(raw_event),
+        Path::Reference => None,
+    };
+    let read = match fast {
+        Some(read) => Ok(read),
+        None => serde_json::from_str(raw_event)
+            .map_err(NormalizeError::json)
+            .and_then(reference_read),
+    };
+    match read {
         Err(e) => PulledEvent {
             handle: None,
             result: Err(e),
         },
-        Ok((raw, top)) => {
-            let handle = top
+        Ok(read) => PulledEvent {
+            handle: read
+                .members
                 .get("EventHandle")
-                .and_then(|h| lenient::view::<Scalar<'_>>(h.get()).ok())
+                .and_then(|h| h.scalar().ok())
                 .and_then(|h| h.text())
-                .map(Cow::into_owned);
-            PulledEvent {
-                handle,
-                result: event(path, Original::Raw(raw), &top, ctx),
-            }
-        }
+                .map(Cow::into_owned),
+            result: event(path, read, ctx),
+        },
     }
+}
+
+/// The reference reading of an event object: its members raw, its id left to the mapper.
+fn reference_read(raw: &RawValue) -> Result<Read<'_>, NormalizeError> {
+    Ok(Read {
+        members: Members::raw(raw.get())?.ok_or(NormalizeError::NotObject)?,
+        id: None,
+        original: Original::Raw(raw),
+    })
+}
+
+/// The fast reading of a body, or `None` when it cannot tell (then the reference reading gives
+/// the same result or error): a `PullEvents` response led by `Response` in one pass; any other
+/// body read into its members and its id in one pass, unless it is a `PullEvents` response after
+/// all or in the legacy format.
+fn fast_body(text: &str) -> Option<Result<Vec<Read<'_>>, NormalizeError>> {
+    if fast::looks_like_pull_response(text) {
+        return pull_in_one_pass(text);
+    }
+    let read = fast_event(text)?;
+    if read.members.get("Response").is_some() || is_legacy(&read.members) {
+        return None;
+    }
+    Some(Ok(vec![read]))
+}
+
+/// The fast reading of one event object: its members and its id in one pass.
+fn fast_event(text: &str) -> Option<Read<'_>> {
+    let (members, id) = ids::view_with_id::<Members>(Provider::Tencent, text, ID_EXCLUDED).ok()?;
+    Some(Read {
+        members,
+        id: Some(id),
+        // The parse accepted the text as one JSON value, so it is not scanned again.
+        original: Original::of_body(text),
+    })
+}
+
+/// A capacity hint for an element's canonical form (its length is not known while it is read;
+/// a typical event is about a kilobyte).
+const ELEMENT_LEN_HINT: usize = 2048;
+
+/// An `EventSet` element read while its body is: its members and its id.
+struct Teed<'a> {
+    members: Members<'a>,
+    id: String,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Teed<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (members, id) = ids::teed(d, Provider::Tencent, ID_EXCLUDED, ELEMENT_LEN_HINT)?;
+        Ok(Teed { members, id })
+    }
+}
+
+/// A `PullEvents` body read in one pass: each element read into its members and its id while
+/// the body is, its text then located in the body (see `crate::fast`).
+fn pull_in_one_pass(text: &str) -> Option<Result<Vec<Read<'_>>, NormalizeError>> {
+    #[derive(Deserialize)]
+    struct Body<'a> {
+        #[serde(rename = "Response", borrow)]
+        response: Option<MaybeResponse<'a, Teed<'a>>>,
+    }
+    let body: Body<'_> = serde_json::from_str(text).ok()?;
+    let elements = match event_set::elements(body.response?.0) {
+        Ok(elements) => elements,
+        Err(e) => return Some(Err(e)),
+    };
+    let bounds: Vec<_> = elements.iter().map(|e| e.members.bounds()).collect();
+    let texts = fast::locate(text, &bounds)?;
+    let reads = elements.into_iter().zip(texts).map(|(e, text)| {
+        Some(Read {
+            members: e.members,
+            id: Some(e.id),
+            original: Original::of_body(text),
+        })
+    });
+    reads.collect::<Option<_>>().map(Ok)
+}
+
+/// A body in the legacy v2 format: `eventType` and no `EventType`.
+fn is_legacy(top: &Members<'_>) -> bool {
+    top.get("EventType").is_none() && top.get("eventType").is_some()
 }
 
 /// A v3 `EventContent` object.
 fn event(
     path: Path,
-    raw: Original<'_>,
-    top: &Members<'_>,
+    read: Read<'_>,
     ctx: &SourceContext<'_>,
 ) -> Result<CanonicalEvent, NormalizeError> {
+    let top = &read.members;
     let vendor_type = event_type(top, "EventType")?;
     let mapping = types::lookup(Provider::Tencent, &vendor_type);
-    // The split already read the first payload member of a mapped type when it came after
-    // `EventType`; that member takes precedence over the others anyway.
-    let typed = match (mapping, top.typed_payload()) {
-        (Some(_), Some(p)) => Some((p.key, &p.view)),
-        _ => None,
-    };
-    let payload_raw = match mapping {
-        _ if typed.is_some() => None,
+    let member = match mapping {
         Some(m) => m
             .payload_keys
             .iter()
-            .find_map(|k| top.get(k).map(|v| (*k, v))),
+            .find_map(|k| top.get(k).map(|v| (Some(*k), v))),
         // Forward-compatible: a new event type's payload is found by name, else it is the
         // object member with the smallest key (deterministic whatever the member order).
-        None => unmapped_payload(top, &vendor_type).map(|v| ("", v)),
+        None => unmapped_payload(top, &vendor_type).map(|v| (None, v)),
     };
-    let mut parsed = None;
-    let payload: &payload::Payload<'_> = match (typed, payload_raw) {
-        (Some((_, Obj::Some(p))), _) => p,
-        (Some((key, Obj::Other)), _) => {
-            return Err(NormalizeError::field(payload_field(key), "an object"))
-        }
-        (None, None) => parsed.insert(payload::Payload::default()),
-        (None, Some((key, v))) => match lenient::view::<Obj<payload::Payload<'_>>>(v.get())? {
-            Obj::Some(p) => parsed.insert(p),
-            Obj::Other if key.is_empty() => parsed.insert(payload::Payload::default()),
-            Obj::Other => return Err(NormalizeError::field(payload_field(key), "an object")),
+    let mut slot = None;
+    let payload = match member {
+        None => None,
+        Some((key, member)) => match (member.payload(&mut slot)?, key) {
+            (Some(p), _) => Some(p),
+            // A guessed payload that is not an object is no payload.
+            (None, None) => None,
+            (None, Some(key)) => return Err(NormalizeError::field(key, "an object")),
         },
     };
-    let (outcome, x) = payload.map(mapping)?;
-    let split_id = match path {
-        Path::Fast => top.event_id(Provider::Tencent, ID_EXCLUDED),
-        Path::Reference => None,
-    };
-    let id = match split_id {
+    let (outcome, x) = payload.unwrap_or(&Payload::default()).map(mapping)?;
+    let id = match read.id {
         Some(id) => id,
-        None => ids::event_id(Provider::Tencent, raw.get(), ID_EXCLUDED)?,
+        None => ids::event_id(Provider::Tencent, read.original.get(), ID_EXCLUDED)?,
     };
     let header = Header {
         provider: Provider::Tencent,
@@ -144,19 +217,20 @@ fn event(
         // EventContent carries no occurrence time (see docs/events.md, "time").
         time: None,
     };
-    Ok(record::build(path, header, x, raw, ctx))
+    Ok(record::build(path, header, x, read.original, ctx))
 }
 
-/// A legacy v2 body (the whole body is the event; nothing is excluded from the id).
+/// A legacy v2 body (the whole body is the event; nothing is excluded from the id), read along
+/// the reference path only.
 fn legacy_event(
     path: Path,
-    raw: Original<'_>,
-    top: &Members<'_>,
+    read: Read<'_>,
     ctx: &SourceContext<'_>,
 ) -> Result<CanonicalEvent, NormalizeError> {
+    let top = &read.members;
     let vendor_type = event_type(top, "eventType")?;
     let mapping = types::lookup(Provider::Tencent, &vendor_type);
-    let data = match top.get("data") {
+    let data = match top.get("data").and_then(Member::raw) {
         None => legacy::Data::default(),
         Some(v) => match lenient::view::<Obj<legacy::Data<'_>>>(v.get())? {
             Obj::Some(d) => d,
@@ -169,45 +243,27 @@ fn legacy_event(
         providertype: &vendor_type,
         ty: mapping.map_or(UNMAPPED_TYPE, |m| m.canonical_type),
         outcome,
-        id: ids::event_id(Provider::Tencent, raw.get(), &[])?,
+        id: ids::event_id(Provider::Tencent, read.original.get(), &[])?,
         time: None,
     };
-    Ok(record::build(path, header, x, raw, ctx))
+    Ok(record::build(path, header, x, read.original, ctx))
 }
 
 /// The payload member of an unmapped type: `<EventType>Event`, `<EventType>`, else the object
 /// member with the smallest key.
-fn unmapped_payload<'a>(top: &Members<'a>, vendor_type: &str) -> Option<&'a RawValue> {
+fn unmapped_payload<'m, 'a>(top: &'m Members<'a>, vendor_type: &str) -> Option<&'m Member<'a>> {
     let named = format!("{vendor_type}Event");
     top.get(&named)
         .or_else(|| top.get(vendor_type))
         .or_else(|| {
             top.iter()
-                .filter(|(k, v)| !ID_EXCLUDED.contains(&k.as_ref()) && v.get().starts_with('{'))
+                .filter(|(k, v)| !ID_EXCLUDED.contains(&k.as_ref()) && v.is_object())
                 .min_by(|a, b| a.0.cmp(&b.0))
-                .map(|(_, v)| *v)
+                .map(|(_, v)| v)
         })
 }
 
-/// The `'static` name of a known payload member, for error messages.
-fn payload_field(key: &str) -> &'static str {
-    types::type_mappings(Provider::Tencent)
-        .iter()
-        .flat_map(|m| m.payload_keys.iter())
-        .find(|k| **k == key)
-        .copied()
-        .unwrap_or("payload")
-}
-
 /// The event type member `key`: a non-empty string.
-pub(crate) fn event_type<'a>(
-    top: &Members<'a>,
-    key: &'static str,
-) -> Result<Cow<'a, str>, NormalizeError> {
-    let raw = top.get(key).ok_or(NormalizeError::MissingEventType)?;
-    match lenient::view::<Scalar<'a>>(raw.get())? {
-        Scalar::Str(s) if s.trim().is_empty() => Err(NormalizeError::MissingEventType),
-        Scalar::Str(s) => Ok(s),
-        _ => Err(NormalizeError::field(key, "a string")),
-    }
+fn event_type<'a>(top: &Members<'a>, key: &'static str) -> Result<Cow<'a, str>, NormalizeError> {
+    lenient::event_type(top.get(key).map(Member::scalar).transpose()?, key)
 }

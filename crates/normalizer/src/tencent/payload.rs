@@ -18,139 +18,89 @@ use crate::record::Extract;
 use crate::types::TypeMapping;
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", bound(deserialize = "'de: 'a"))]
 pub(crate) struct Payload<'a> {
-    #[serde(borrow)]
     task_id: Option<Scalar<'a>>,
-    #[serde(borrow)]
     status: Option<Scalar<'a>>,
-    #[serde(borrow)]
     err_code: Option<Scalar<'a>>,
-    #[serde(borrow)]
     err_code_ext: Option<Scalar<'a>>,
-    #[serde(borrow)]
     message: Option<Scalar<'a>>,
-    #[serde(borrow)]
     file_id: Option<Scalar<'a>>,
-    #[serde(borrow)]
     src_file_id: Option<Scalar<'a>>,
-    #[serde(borrow)]
     file_name: Option<Scalar<'a>>,
-    #[serde(borrow)]
     file_url: Option<Scalar<'a>>,
-    #[serde(borrow)]
     duration: Option<Scalar<'a>>,
-    #[serde(borrow)]
     session_id: Option<Scalar<'a>>,
-    #[serde(borrow)]
     session_context: Option<Scalar<'a>>,
-    #[serde(borrow)]
     cast_id: Option<Scalar<'a>>,
-    #[serde(borrow)]
     wechat_status: Option<Scalar<'a>>,
-    #[serde(borrow)]
     publish_result: Option<Scalar<'a>>,
-    #[serde(borrow)]
     media_basic_info: Option<Obj<MediaBasicInfo<'a>>>,
-    #[serde(borrow)]
     meta_data: Option<Obj<MetaData<'a>>>,
-    #[serde(borrow)]
     input: Option<Obj<Box<Io<'a>>>>,
-    #[serde(borrow)]
     output: Option<Obj<Box<Io<'a>>>>,
-    #[serde(borrow)]
     file_info: Option<Obj<Box<Io<'a>>>>,
-    #[serde(borrow)]
     file_info_set: Option<List<Obj<Io<'a>>>>,
-    #[serde(borrow)]
     file_id_set: Option<List<Scalar<'a>>>,
-    #[serde(borrow)]
     file_delete_result_info: Option<List<Obj<Io<'a>>>>,
-    #[serde(borrow)]
     snapshot_info_set: Option<List<Obj<SubTask<'a>>>>,
-    #[serde(borrow)]
     sub_task_set: Option<List<Obj<SubTask<'a>>>>,
-    #[serde(borrow)]
     complex_adaptive_dynamic_streaming_task_result_set: Option<List<Obj<SubTask<'a>>>>,
-    #[serde(borrow)]
     media_process_result_set: Option<List<Obj<SubTasks<'a>>>>,
-    #[serde(borrow)]
     ai_content_review_result_set: Option<List<Obj<SubTasks<'a>>>>,
-    #[serde(borrow)]
     ai_analysis_result_set: Option<List<Obj<SubTasks<'a>>>>,
-    #[serde(borrow)]
     ai_recognition_result_set: Option<List<Obj<SubTasks<'a>>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", bound(deserialize = "'de: 'a"))]
 struct MediaBasicInfo<'a> {
-    #[serde(borrow)]
     name: Option<Scalar<'a>>,
-    #[serde(borrow)]
     media_url: Option<Scalar<'a>>,
-    #[serde(borrow)]
     storage_region: Option<Scalar<'a>>,
-    #[serde(borrow)]
     source_info: Option<Obj<SourceInfo<'a>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", bound(deserialize = "'de: 'a"))]
 struct SourceInfo<'a> {
-    #[serde(borrow)]
     source_context: Option<Scalar<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", bound(deserialize = "'de: 'a"))]
 struct MetaData<'a> {
-    #[serde(borrow)]
     size: Option<Scalar<'a>>,
-    #[serde(borrow)]
     duration: Option<Scalar<'a>>,
 }
 
 /// An `Input`, `Output` or file-info object (the fields vodbridge reads are shared).
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", bound(deserialize = "'de: 'a"))]
 struct Io<'a> {
-    #[serde(borrow)]
     file_id: Option<Scalar<'a>>,
-    #[serde(borrow)]
     file_url: Option<Scalar<'a>>,
-    #[serde(borrow)]
     media_name: Option<Scalar<'a>>,
-    #[serde(borrow)]
     err_code: Option<Scalar<'a>>,
-    #[serde(borrow)]
     message: Option<Scalar<'a>>,
-    #[serde(borrow)]
     meta_data: Option<Obj<MetaData<'a>>>,
-    #[serde(borrow)]
     input: Option<Obj<IoId<'a>>>,
-    #[serde(borrow)]
     output: Option<Obj<IoId<'a>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", bound(deserialize = "'de: 'a"))]
 struct IoId<'a> {
-    #[serde(borrow)]
     file_id: Option<Scalar<'a>>,
 }
 
 /// Status and error of a sub-task (procedure results, MPS sub-tasks, snapshots …).
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", bound(deserialize = "'de: 'a"))]
 struct SubTask<'a> {
-    #[serde(borrow)]
     status: Option<Scalar<'a>>,
-    #[serde(borrow)]
     err_code: Option<Scalar<'a>>,
-    #[serde(borrow)]
     err_code_ext: Option<Scalar<'a>>,
-    #[serde(borrow)]
     message: Option<Scalar<'a>>,
 }
 
@@ -266,20 +216,8 @@ impl<'a> Payload<'a> {
             || publish_failed;
         if own {
             let code = code_text(&self.err_code_ext, &self.err_code)
-                .or_else(|| {
-                    if wechat_failed {
-                        nonempty(&self.wechat_status)
-                    } else {
-                        None
-                    }
-                })
-                .or_else(|| {
-                    if publish_failed {
-                        nonempty(&self.publish_result)
-                    } else {
-                        None
-                    }
-                });
+                .or_else(|| nonempty(&self.wechat_status).filter(|_| wechat_failed))
+                .or_else(|| nonempty(&self.publish_result).filter(|_| publish_failed));
             let message = nonempty(&self.message);
             return (Outcome::Failed, Some(Failure { code, message }));
         }
@@ -338,51 +276,30 @@ impl<'a> Payload<'a> {
         let output = boxed(&self.output);
         let file_info = boxed(&self.file_info);
         let info = obj(&self.media_basic_info);
-        let set: Vec<&Io<'a>> = List::items(&self.file_info_set)
-            .iter()
-            .filter_map(Obj::get)
-            .collect();
-        let deleted: Vec<&Io<'a>> = List::items(&self.file_delete_result_info)
-            .iter()
-            .filter_map(Obj::get)
-            .collect();
+        let items = |list| List::items(list).iter().filter_map(Obj::get);
 
         // Every media id the event names, the media acted on (source) first.
         let mut ids: Vec<Cow<'a, str>> = Vec::new();
         let mut push = |v: Option<Cow<'a, str>>| {
-            if let Some(v) = v {
-                if !ids.contains(&v) {
-                    ids.push(v);
-                }
+            if let Some(v) = v.filter(|v| !ids.contains(v)) {
+                ids.push(v);
             }
         };
         push(id(&self.file_id, "FileId")?);
-        push(
-            input
-                .map(|i| id(&i.file_id, "Input.FileId"))
-                .transpose()?
-                .flatten(),
-        );
-        push(
-            output
-                .map(|o| id(&o.file_id, "Output.FileId"))
-                .transpose()?
-                .flatten(),
-        );
+        push(id(input.map_or(&None, |i| &i.file_id), "Input.FileId")?);
+        push(id(output.map_or(&None, |o| &o.file_id), "Output.FileId")?);
         push(id(&self.src_file_id, "SrcFileId")?);
         for f in List::items(&self.file_id_set) {
             push(id(&Some(f.clone()), "FileIdSet")?);
         }
-        for d in &deleted {
+        for d in items(&self.file_delete_result_info) {
             push(id(&d.file_id, "FileDeleteResultInfo.FileId")?);
         }
-        push(
-            file_info
-                .map(|f| id(&f.file_id, "FileInfo.FileId"))
-                .transpose()?
-                .flatten(),
-        );
-        for f in &set {
+        push(id(
+            file_info.map_or(&None, |f| &f.file_id),
+            "FileInfo.FileId",
+        )?);
+        for f in items(&self.file_info_set) {
             push(id(&f.file_id, "FileInfoSet.FileId")?);
             push(obj(&f.input).and_then(|i| nonempty(&i.file_id)));
             push(obj(&f.output).and_then(|o| nonempty(&o.file_id)));
