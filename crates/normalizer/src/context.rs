@@ -33,12 +33,15 @@ pub struct PulledEvent {
 /// them to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Path {
-    /// One pass where it can: the Tencent payload read into its view during the member split, a
-    /// `PullEvents` body's elements split while it is read, the id's canonical form written while
-    /// the views are read (`fast`), `data` written by hand. Any surprise falls back to the
-    /// reference reading.
+    /// One pass where it can: an event's views and its id's canonical form read together
+    /// (`ids::view_with_id`), a `PullEvents` body's elements read while the body is and then
+    /// located in it, the verbatim `original` and `data` made raw values without a second scan,
+    /// `data` written by hand (`fast`). Any surprise falls back to the reference reading.
     Fast,
-    /// The plain reading: members captured raw, each view parsed from its raw value, the id from
-    /// a second parse of the event text, `data` serialized by serde.
+    /// The plain reading: members captured raw, each view parsed from its member when the mapper
+    /// asks for it, the id from a parse of the event text of its own, `data` serialized by serde.
+    // Selected only through the `reference` feature's entry points; the readings it names
+    // are also the fast path's fallback, so they are compiled either way.
+    #[cfg_attr(not(feature = "reference"), allow(dead_code))]
     Reference,
 }

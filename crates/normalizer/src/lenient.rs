@@ -116,6 +116,12 @@ pub(crate) fn id<'a>(
     }
 }
 
+/// Whether the value is a string equal to one of `any_of`, ignoring ASCII case and the
+/// whitespace around it (vendors' status words).
+pub(crate) fn is_one_of(v: &Option<Scalar<'_>>, any_of: &[&str]) -> bool {
+    matches!(v, Some(Scalar::Str(s)) if any_of.iter().any(|w| s.trim().eq_ignore_ascii_case(w)))
+}
+
 /// An event type member `key`: a non-empty string.
 pub(crate) fn event_type<'a>(
     v: Option<Scalar<'a>>,

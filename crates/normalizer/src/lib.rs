@@ -11,8 +11,8 @@
 //! `docs/events.md` for the taxonomy, the `data` layout, the outcome rules and the id rule).
 //!
 //! Every input can be read two ways with byte-identical results: the fast path (one pass where
-//! it can, used by [`normalize`]) and the plain reference path ([`normalize_reference`], for
-//! differential tests); see `context::Path`.
+//! it can, used by [`normalize`]) and the plain reference path (`normalize_reference`, feature
+//! `reference`, for differential tests); see `context::Path`.
 //!
 //! Modules: `tencent` and `volcengine` (vendor readings and mappers), `types` (the taxonomy
 //! tables), `record` (`data` layout and event assembly), `ids` (the canonical form, written while
@@ -57,8 +57,8 @@ pub fn normalize(
 }
 
 /// [`normalize`] along the plain reference path: the same output byte for byte, at a higher
-/// cost. For differential tests of the fast path.
-#[doc(hidden)]
+/// cost. For differential tests of the fast path (feature `reference`).
+#[cfg(feature = "reference")]
 pub fn normalize_reference(
     provider: Provider,
     body: &[u8],
@@ -73,9 +73,11 @@ fn normalize_along(
     body: &[u8],
     ctx: &SourceContext<'_>,
 ) -> Result<Vec<CanonicalEvent>, NormalizeError> {
-    if provider == Provider::Vodbridge {
-        return Err(NormalizeError::UnsupportedProvider);
-    }
+    let normalize = match provider {
+        Provider::Tencent => tencent::normalize,
+        Provider::Volcengine => volcengine::normalize,
+        Provider::Vodbridge => return Err(NormalizeError::UnsupportedProvider),
+    };
     // The mappers' parse validates the whole body itself, so it is not scanned an extra time
     // just to be validated; only a body that is not UTF-8 is, to report the error.
     let text = match std::str::from_utf8(body) {
@@ -85,11 +87,7 @@ fn normalize_along(
             raw.get()
         }
     };
-    match provider {
-        Provider::Tencent => tencent::normalize(path, text, ctx),
-        Provider::Volcengine => volcengine::normalize(path, text, ctx),
-        Provider::Vodbridge => Err(NormalizeError::UnsupportedProvider),
-    }
+    normalize(path, text, ctx)
 }
 
 /// Normalize one raw element of a Tencent `PullEvents` `Response.EventSet` (JSON text).
@@ -97,8 +95,8 @@ pub fn normalize_pulled(raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent
     tencent::pulled(Path::Fast, raw_event, ctx)
 }
 
-/// [`normalize_pulled`] along the plain reference path (see [`normalize_reference`]).
-#[doc(hidden)]
+/// [`normalize_pulled`] along the plain reference path (see `normalize_reference`).
+#[cfg(feature = "reference")]
 pub fn normalize_pulled_reference(raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
     tencent::pulled(Path::Reference, raw_event, ctx)
 }

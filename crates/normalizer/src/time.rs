@@ -84,9 +84,8 @@ fn from_epoch(n: f64) -> Option<DateTime<Utc>> {
             from_epoch(n / 1000.0)
         };
     }
-    let secs = n;
-    let whole = secs.trunc();
-    let nanos = ((secs - whole) * 1e9).round() as u32;
+    let whole = n.trunc();
+    let nanos = ((n - whole) * 1e9).round() as u32;
     DateTime::from_timestamp(whole as i64, nanos.min(999_999_999))
 }
 

@@ -10,7 +10,7 @@ use vodbridge_core::{CanonicalEvent, Outcome, Provider};
 use crate::context::{Path, SourceContext};
 use crate::error::NormalizeError;
 use crate::ids;
-use crate::lenient::{self, id, nonempty, number, obj, Obj, Scalar};
+use crate::lenient::{self, id, is_one_of, nonempty, number, obj, Obj, Scalar};
 use crate::record::{self, Extract, Header, Original};
 use crate::time::parse_vendor_time;
 use crate::types::{self, UNMAPPED_TYPE};
@@ -197,10 +197,6 @@ fn extract<'a>(d: &Data<'a>, kind: Option<&'static str>) -> Result<Extract<'a>, 
     Ok(x)
 }
 
-fn is(v: &Option<Scalar<'_>>, any_of: &[&str]) -> bool {
-    matches!(v, Some(Scalar::Str(s)) if any_of.iter().any(|w| s.trim().eq_ignore_ascii_case(w)))
-}
-
 /// Outcome rules (docs/events.md): top-level `ErrorCode` (SyncURIComplete), then `Status`
 /// (VideoTrackComplete, ExecutionComplete), then `Code`; nothing reported means success.
 fn outcome<'a>(env: &Envelope<'a>, d: &Data<'a>, x: &mut Extract<'a>) -> Outcome {
@@ -218,17 +214,17 @@ fn outcome<'a>(env: &Envelope<'a>, d: &Data<'a>, x: &mut Extract<'a>) -> Outcome
     }
     // An empty `Status` reports nothing, like an absent one: fall through to `Code`.
     if nonempty(&d.status).is_some() {
-        if is(&d.status, &["Success", "Succeeded"]) {
+        if is_one_of(&d.status, &["Success", "Succeeded"]) {
             return Outcome::Succeeded;
         }
-        if is(&d.status, &["PendingStart", "Running", "Processing"]) {
+        if is_one_of(&d.status, &["PendingStart", "Running", "Processing"]) {
             return Outcome::Processing;
         }
         let code = nonempty(&d.code).or_else(|| nonempty(&d.status));
         return fail(x, code, nonempty(&d.message));
     }
     match &d.code {
-        Some(_) if is(&d.code, &["Success", ""]) => Outcome::Succeeded,
+        Some(_) if is_one_of(&d.code, &["Success", ""]) => Outcome::Succeeded,
         Some(c) => fail(x, c.text(), nonempty(&d.message)),
         None => Outcome::Succeeded,
     }

@@ -22,16 +22,16 @@ struct ApiError<'a> {
 
 /// The raw `EventSet` elements of a `PullEvents` `Response` object.
 pub(crate) fn pull_response(response: &RawValue) -> Result<Vec<&RawValue>, NormalizeError> {
-    let view = serde_json::from_str::<MaybeResponse<'_, &RawValue>>(response.get())
-        .map_err(NormalizeError::json)?;
-    elements(view.0)
+    elements(lenient::view(response.get())?)
 }
 
-/// The `EventSet` elements of a split `Response` (`None`: it was not an object).
+/// The `EventSet` elements of a `Response` read as its view.
 pub(super) fn elements<Element>(
-    view: Option<ResponseView<'_, Element>>,
+    view: Obj<ResponseView<'_, Element>>,
 ) -> Result<Vec<Element>, NormalizeError> {
-    let view = view.ok_or(NormalizeError::NotObject)?;
+    let Obj::Some(view) = view else {
+        return Err(NormalizeError::NotObject);
+    };
     if let Some(error) = view.error {
         let e: Obj<ApiError<'_>> = lenient::view(error.get())?;
         let text = |v: Option<&Option<Scalar<'_>>>| v.and_then(nonempty).map(Cow::into_owned);
@@ -95,16 +95,13 @@ impl<'de, Element: Deserialize<'de>> Deserialize<'de> for EventSet<Element> {
     }
 }
 
-/// A [`ResponseView`], or `None` when the value was not an object.
-pub(crate) struct MaybeResponse<'a, Element>(pub(super) Option<ResponseView<'a, Element>>);
-
-impl<'de: 'a, 'a, Element: Deserialize<'de>> Deserialize<'de> for MaybeResponse<'a, Element> {
+impl<'de: 'a, 'a, Element: Deserialize<'de>> Deserialize<'de> for ResponseView<'a, Element> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct ResponseVisitor<'a, Element>(PhantomData<(&'a (), Element)>);
         impl<'de: 'a, 'a, Element: Deserialize<'de>> Visitor<'de> for ResponseVisitor<'a, Element> {
-            type Value = MaybeResponse<'a, Element>;
+            type Value = ResponseView<'a, Element>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
+                f.write_str("an object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut view = ResponseView {
@@ -125,14 +122,9 @@ impl<'de: 'a, 'a, Element: Deserialize<'de>> Deserialize<'de> for MaybeResponse<
                         }
                     }
                 }
-                Ok(MaybeResponse(Some(view)))
+                Ok(view)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-                Ok(MaybeResponse(None))
-            }
-            crate::lenient::scalars_are!(MaybeResponse(None));
         }
-        d.deserialize_any(ResponseVisitor(PhantomData))
+        d.deserialize_map(ResponseVisitor(PhantomData))
     }
 }

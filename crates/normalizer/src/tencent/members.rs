@@ -17,9 +17,10 @@ use crate::lenient::{self, Key, Obj, Scalar};
 
 /// The non-`null` top-level members of an event object, in input order.
 pub(crate) struct Members<'a> {
-    members: Vec<(Cow<'a, str>, Member<'a>)>,
-    /// Where the object lies in its text (for `crate::fast::locate`).
-    bounds: Option<Bounds>,
+    /// Each member in input order.
+    pub(super) members: Vec<(Cow<'a, str>, Member<'a>)>,
+    /// Where the object lies in its text (typed reading only; for `crate::fast::locate`).
+    pub(super) bounds: Option<Bounds>,
 }
 
 /// One member's value.
@@ -50,16 +51,6 @@ impl<'a> Members<'a> {
     /// The first non-`null` member named `key`.
     pub(crate) fn get(&self, key: &str) -> Option<&Member<'a>> {
         self.members.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-    }
-
-    /// Every member in input order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &(Cow<'a, str>, Member<'a>)> {
-        self.members.iter()
-    }
-
-    /// Where the object lies in its text (typed reading only).
-    pub(crate) fn bounds(&self) -> Option<Bounds> {
-        self.bounds
     }
 }
 

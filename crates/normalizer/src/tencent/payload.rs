@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer};
 use vodbridge_core::Outcome;
 
 use crate::error::NormalizeError;
-use crate::lenient::{id, nonempty, number, obj, text, Key, List, Obj, Scalar};
+use crate::lenient::{id, is_one_of, nonempty, number, obj, text, Key, List, Obj, Scalar};
 use crate::record::Extract;
 use crate::types::TypeMapping;
 
@@ -146,10 +146,6 @@ fn ok_code(v: &Option<Scalar<'_>>) -> bool {
     }
 }
 
-fn status_is(v: &Option<Scalar<'_>>, any_of: &[&str]) -> bool {
-    matches!(v, Some(Scalar::Str(s)) if any_of.iter().any(|w| s.trim().eq_ignore_ascii_case(w)))
-}
-
 const FAILED_STATUSES: &[&str] = &["FAIL", "FAILED", "ERROR"];
 
 /// A failure found in the payload.
@@ -164,7 +160,7 @@ fn code_text<'a>(ext: &Option<Scalar<'a>>, code: &Option<Scalar<'a>>) -> Option<
 
 impl<'a> SubTask<'a> {
     fn failure(&self) -> Option<Failure<'a>> {
-        let failed = status_is(&self.status, FAILED_STATUSES)
+        let failed = is_one_of(&self.status, FAILED_STATUSES)
             || !ok_code(&self.err_code)
             || nonempty(&self.err_code_ext).is_some();
         failed.then(|| Failure {
@@ -204,12 +200,12 @@ impl<'a> Payload<'a> {
         if kind == Some("restore") {
             return (Outcome::Succeeded, None);
         }
-        if status_is(&self.status, &["PROCESSING", "WAITING"]) {
+        if is_one_of(&self.status, &["PROCESSING", "WAITING"]) {
             return (Outcome::Processing, None);
         }
-        let wechat_failed = status_is(&self.wechat_status, &["FAIL", "AUDITNOTPASS"]);
-        let publish_failed = status_is(&self.publish_result, &["Failed", "Rejected"]);
-        let own = status_is(&self.status, FAILED_STATUSES)
+        let wechat_failed = is_one_of(&self.wechat_status, &["FAIL", "AUDITNOTPASS"]);
+        let publish_failed = is_one_of(&self.publish_result, &["Failed", "Rejected"]);
+        let own = is_one_of(&self.status, FAILED_STATUSES)
             || !ok_code(&self.err_code)
             || nonempty(&self.err_code_ext).is_some()
             || wechat_failed
