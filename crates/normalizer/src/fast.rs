@@ -19,8 +19,9 @@ use serde_json::value::RawValue;
 
 /// serde_json serializes a `RawValue` as a one-field struct named by this private marker, which
 /// its serializer recognizes and writes verbatim, and its `Deserialize` takes a raw value as it
-/// is from a one-member map with this key. Should serde_json ever stop doing either, the callers
-/// fall back to the scanning way; unit tests watch both.
+/// is from a one-member map with this key. Should serde_json stop taking it, [`raw_value`]'s
+/// callers fall back to serializing `data` again; should it stop writing it verbatim, nothing
+/// falls back, and the unit tests that watch both fail (Cargo.lock pins serde_json).
 pub(crate) const RAW_VALUE_MARKER: &str = "$serde_json::private::RawValue";
 
 /// `text`, known to be one valid JSON value, as a `RawValue` without a validating scan (`None`
@@ -30,9 +31,17 @@ pub(crate) fn raw_value(text: String) -> Option<Box<RawValue>> {
     <Box<RawValue>>::deserialize(written).ok()
 }
 
+/// A member name as [`JsonWriter`] takes it: quoted, with its colon (it must need no escaping).
+macro_rules! member {
+    ($name:literal) => {
+        concat!("\"", $name, "\":")
+    };
+}
+pub(crate) use member;
+
 /// A JSON object written by hand, byte for byte as serde_json writes the same members (a test
-/// of `record::layout` holds the two equal): member names are written as they are (they must
-/// need no escaping), strings are escaped only when they need it, the text is not grown.
+/// of `record::layout` holds the two equal): member names come written ([`member!`]), strings
+/// are escaped only when they need it, the text is not grown.
 pub(crate) struct JsonWriter {
     out: String,
     /// No member written yet in the innermost open object.
@@ -47,13 +56,12 @@ impl JsonWriter {
         JsonWriter { out, first: true }
     }
 
+    /// The next member's name, as [`member!`] writes it.
     fn name(&mut self, name: &str) {
         if !std::mem::replace(&mut self.first, false) {
             self.out.push(',');
         }
-        self.out.push('"');
         self.out.push_str(name);
-        self.out.push_str("\":");
     }
 
     /// A string member, when there is a value.
@@ -138,12 +146,12 @@ pub(crate) fn looks_like_pull_response(text: &str) -> bool {
 
 /// Where an object lies in the text it was read from, as addresses: its first key's text (when
 /// the key was borrowed from the text, i.e. had no escapes) and the latest point known to lie
-/// between two of its members, directly in it (after a borrowed key's closing quote).
+/// directly in it and outside any string (after a borrowed key's closing quote).
 #[derive(Clone, Copy)]
 pub(crate) struct Bounds {
     /// The address of the first key's text.
     pub(crate) first_key: usize,
-    /// The latest address known to lie between two members.
+    /// The latest such address known.
     pub(crate) between_members: usize,
 }
 
@@ -170,11 +178,11 @@ impl Bounds {
     }
 }
 
-/// The verbatim text of each element split from `text`, or `None` if one cannot be located.
+/// The verbatim text of each element read from `text`, or `None` if one cannot be located.
 ///
 /// Each element knows the address of its first key (borrowed from `text`, so the element's `{`
 /// is the first byte before the key's opening quote that is not whitespace) and of a later point
-/// between two of its members. An element ends where the next one starts, before the `,` and the
+/// directly in it, outside any string. An element ends where the next one starts, before the `,` and the
 /// whitespace around it; the last element ends at the `}` that closes it, found by scanning from
 /// its last known point. The elements were parsed successfully, so they are valid JSON and only
 /// whitespace and punctuation lie between these points: each step is checked, and any surprise
@@ -221,8 +229,8 @@ fn end_before_next(bytes: &[u8], next: usize) -> Option<usize> {
     (bytes[close] == b'}').then_some(close + 1)
 }
 
-/// The end (exclusive) of the object that `from` lies in, directly (between two of its members,
-/// outside any string), in valid JSON: the `}` that brings the nesting back to zero.
+/// The end (exclusive) of the object that `from` lies in, directly (at its own level, outside
+/// any string), in valid JSON: the `}` that brings the nesting back to zero.
 fn object_end(bytes: &[u8], from: usize) -> Option<usize> {
     let mut depth = 1u32;
     let mut i = from;

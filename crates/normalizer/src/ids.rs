@@ -4,7 +4,8 @@
 //! the same occurrence: object key order (sorted per level), `null` members (skipped, because
 //! Tencent `PullEvents` spells out non-applicable payload keys as `null` where the callback omits
 //! them), insignificant whitespace and string escapes, and the delivery envelope keys the caller
-//! excludes at the top level (Tencent `EventHandle`, `Sign`, `T`; Volcengine `RequestId`).
+//! excludes at the top level (Tencent `EventHandle`, `Sign`, `T`, `sign`, `t`; Volcengine
+//! `RequestId`).
 //! Everything else, including the provider name, is hashed, so different occurrences differ.
 //!
 //! The form is written into one buffer while the event is parsed (no `Value` tree is built) and
@@ -40,30 +41,6 @@ pub(crate) fn hash(provider: Provider, canonical: &[u8]) -> String {
     hasher.update(provider.as_str().as_bytes());
     hasher.update([0u8]);
     hasher.update(canonical);
-    short_hex(&hasher.finalize())
-}
-
-/// The id of an object whose members' canonical forms lie in `out` where `entries` (in input
-/// order) say: hashed in key order where they lie, rather than copied into that order first as
-/// [`close_object`] does for the objects inside it (an event's members are its bulk).
-pub(crate) fn hash_members(
-    provider: Provider,
-    out: &[u8],
-    entries: &mut [Entry],
-    sorted: bool,
-) -> String {
-    if !sorted {
-        // As `close_object` orders them: by key text, duplicates in input order.
-        let key = |e: &Entry| &out[e.key_start..e.key_end];
-        entries.sort_unstable_by(|a, b| key(a).cmp(key(b)).then(a.start.cmp(&b.start)));
-    }
-    let mut hasher = Sha256::new();
-    hasher.update(provider.as_str().as_bytes());
-    hasher.update([0u8, TAG_OBJ]);
-    for e in entries.iter() {
-        hasher.update(&out[e.start..e.end]);
-    }
-    hasher.update([TAG_OBJ_END]);
     short_hex(&hasher.finalize())
 }
 
@@ -115,15 +92,6 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-/// Where the key text starts in an encoded key `[start, end)` (after the tag and LEB128 length).
-pub(crate) fn key_start(out: &[u8], start: usize, end: usize) -> usize {
-    let mut i = start + 1;
-    while i < end && out[i] & 0x80 != 0 {
-        i += 1;
-    }
-    (i + 1).min(end)
-}
-
 /// Working memory shared by every object of one event, so that objects do not allocate: the
 /// member entries of all open objects (a stack: each object owns the entries from the length it
 /// found to the end, and truncates back when it closes) and the copy of the members being reordered.
@@ -163,8 +131,9 @@ pub(crate) fn check_depth<E: de::Error>(depth: u32, scratch: &mut Scratch) -> Re
     }
 }
 
-/// One member of an object in the output buffer: `[start, end)` is the encoded member,
-/// `[key_start, key_end)` the key text.
+/// One member of an object in the output buffer: `[start, end)` is the encoded member (key
+/// and value), `[key_start, key_end)` the key's text. A member of the event object itself is
+/// written value first: `[start, end)` is the value's form, `[end, key_end)` the key's.
 #[derive(Clone, Copy)]
 pub(crate) struct Entry {
     pub(crate) start: usize,
@@ -206,7 +175,9 @@ pub(crate) fn push_entry(
     scratch.entries.push(entry);
 }
 
-/// End the object whose members start at `body` of `out` and at `base` of the entry stack.
+/// End the object whose members start at `body` of `out` and at `base` of the entry stack:
+/// unless `sorted` says they are in order already, its members sorted by key text (UTF-8 byte
+/// order; duplicates keep input order, hence the tie-break on position) and copied back so.
 pub(crate) fn close_object(
     out: &mut Vec<u8>,
     scratch: &mut Scratch,
@@ -215,8 +186,6 @@ pub(crate) fn close_object(
     sorted: bool,
 ) {
     if !sorted {
-        // Members sorted by key text (UTF-8 byte order; duplicates keep input order, hence
-        // the tie-break on position), then copied back in that order.
         let Scratch { entries, tail, .. } = &mut *scratch;
         tail.clear();
         tail.extend_from_slice(&out[body..]);
@@ -280,6 +249,22 @@ mod tests {
         r#"{"k":1,"k":null,"k":2,"j":{"EventHandle":"kept below the top"}}"#,
         r#"{"\u00e9":1,"e":2,"\u0065":3,"":[[[]]],"Sign":{"nested":[1]}}"#,
     ];
+
+    #[test]
+    fn the_ids_of_the_shapes_are_those_of_the_earlier_canonical_writer() {
+        // Written by the separate canonical visitor this module had before the tee was the only
+        // writer (8b37ba5): the form is pinned, not only compared with itself.
+        let expected = [
+            "9908e05ee35ed396eeda66d0ab6ce7e0",
+            "3d729003cb52636bfb2a2efcd18a53e1",
+            "959e145a9c4e6d7cddc85c2882cac081",
+            "f44522c9b35c2d2b93a83df963b690cd",
+            "ca63dae43c640e057423e8b843ef7c4e",
+        ];
+        for (json, expected) in SHAPES.iter().zip(expected) {
+            assert_eq!(id(json), expected, "{json}");
+        }
+    }
 
     #[test]
     fn the_form_does_not_depend_on_the_view() {

@@ -1,7 +1,7 @@
 //! Every fuzz seed (`fuzz/seeds/*/*`), normalized as a Tencent body, a Volcengine body and a
 //! pulled Tencent element along both paths, gives the outcome recorded in
-//! `seed_outcomes.tsv` beside this file: the ids of its events, or the reason it was refused, and
-//! a pulled element's handle. The differential tests hold the two paths to each other; this holds
+//! `seed_outcomes.tsv` beside this file: the ids of its events and a digest of their structured
+//! JSON, or the reason it was refused, and a pulled element's handle. The differential tests hold the two paths to each other; this holds
 //! both to outcomes recorded from an earlier build (the error classification included, which the
 //! paths share). `VODBRIDGE_BLESS=1` rewrites the file from the current build.
 
@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{TimeZone, Utc};
+use sha2::{Digest, Sha256};
 use vodbridge_core::{CanonicalEvent, Provider};
 use vodbridge_normalizer::{
     normalize, normalize_pulled, normalize_pulled_reference, normalize_reference, NormalizeError,
@@ -30,11 +31,17 @@ fn ctx() -> SourceContext<'static> {
     }
 }
 
+/// The ids of the events and a digest of their whole structured JSON, or the reason.
 fn outcome(result: Result<Vec<CanonicalEvent>, NormalizeError>) -> String {
     match result {
         Ok(events) => {
             let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-            format!("ok [{}]", ids.join(","))
+            let mut digest = Sha256::new();
+            for event in &events {
+                digest.update(event.to_structured_json());
+            }
+            let digest = hex::encode(&digest.finalize()[..8]);
+            format!("ok [{}] {digest}", ids.join(","))
         }
         Err(e) => format!("err {}", e.reason()),
     }

@@ -6,24 +6,29 @@
 //! that embeds this text verbatim unreadable to every JSON parser downstream). So the form does not
 //! depend on the view: [`super::event_id`] is the tee with nothing to view (`IgnoredAny`).
 //!
-//! Equivalence holds for the views of this crate, which read every value through
+//! The form is that of the whole text for the views of this crate, which read every value through
 //! `deserialize_any`, `deserialize_option`, `deserialize_str` or `deserialize_ignored_any`
 //! (serde_json answers these for JSON text exactly like `deserialize_any`, which the tee uses
-//! instead). A `RawValue` inside a teed view cannot work (its capture is not a visit); enums are
-//! not supported either.
+//! instead) and every object and array to its end (an object is closed, or the event object
+//! marked for hashing, when its view asks for a key past the last). A `RawValue` inside a teed
+//! view cannot work (its capture is not a visit); enums are not supported either. Object keys
+//! are read by the tee itself and shown to the view as they are.
 
+use std::borrow::Cow;
 use std::fmt;
 
+use serde::de::value::{BorrowedStrDeserializer, StrDeserializer};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{forward_to_deserialize_any, Deserialize, Deserializer};
+use sha2::{Digest, Sha256};
 use vodbridge_core::Provider;
 
 use super::{
-    check_depth, close_object, hash, hash_members, key_start, push_entry, write_str, Entry,
-    Scratch, TAG_ARR, TAG_ARR_END, TAG_FALSE, TAG_FLOAT, TAG_INT, TAG_NULL, TAG_OBJ, TAG_TRUE,
-    TAG_UINT,
+    check_depth, close_object, hash, push_entry, short_hex, write_str, Entry, Scratch, TAG_ARR,
+    TAG_ARR_END, TAG_FALSE, TAG_FLOAT, TAG_INT, TAG_NULL, TAG_OBJ, TAG_OBJ_END, TAG_TRUE, TAG_UINT,
 };
 use crate::error::NormalizeError;
+use crate::lenient::Key;
 
 /// Parse `json` as the view `T` and, in the same pass, compute its id: SHA-256 over `provider`,
 /// a NUL and the canonical form of `json` (an object) without the top-level members named in
@@ -61,8 +66,11 @@ pub(crate) fn teed<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
 struct TeeBuf {
     out: Vec<u8>,
     scratch: Scratch,
-    /// Set when the value is an object, which is left open: its members stay where they were
-    /// written, in input order, and are hashed in key order (`sorted`: they are in it already).
+    /// Set when the value is an object (`sorted`: its members are in key order already). Its
+    /// members are written the other way round, each key's form after its value's and only once
+    /// the value is known not to be `null` (a pulled event has dozens of `null` members): such an
+    /// entry's value is `out[start..end]`, its key's form `out[end..key_end]`. They are hashed in
+    /// key order where they lie.
     open_object: Option<bool>,
 }
 
@@ -77,10 +85,24 @@ impl TeeBuf {
 
     /// The id of the value written.
     fn id(mut self, provider: Provider) -> String {
-        match self.open_object {
-            Some(sorted) => hash_members(provider, &self.out, &mut self.scratch.entries, sorted),
-            None => hash(provider, &self.out),
+        let Some(sorted) = self.open_object else {
+            return hash(provider, &self.out);
+        };
+        let (out, members) = (&self.out, &mut self.scratch.entries);
+        if !sorted {
+            // As `close_object` orders members: by key text, duplicates in input order.
+            let key = |e: &Entry| &out[e.key_start..e.key_end];
+            members.sort_unstable_by(|a, b| key(a).cmp(key(b)).then(a.start.cmp(&b.start)));
         }
+        let mut hasher = Sha256::new();
+        hasher.update(provider.as_str().as_bytes());
+        hasher.update([0u8, TAG_OBJ]);
+        for e in members.iter() {
+            hasher.update(&out[e.end..e.key_end]);
+            hasher.update(&out[e.start..e.end]);
+        }
+        hasher.update([TAG_OBJ_END]);
+        short_hex(&hasher.finalize())
     }
 
     /// A number: its tag, then its 8 bytes.
@@ -228,7 +250,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for TeeVisitor<'_, '_, V> {
             base: self.at.buf.scratch.entries.len(),
             at: self.at,
             sorted: true,
-            pending: None,
+            key: None,
         })
     }
 }
@@ -258,68 +280,78 @@ impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for TeeSeq<'_, '_, A> {
     }
 }
 
-/// The members of a teed object: each is recorded (dropped when `null` or excluded), and the
-/// object is closed (sorted) after the view read the last one.
-struct TeeMap<'b, 'x, A> {
+/// The members of a teed object: each key is read here and shown to the view as it is, each
+/// value teed, and the member recorded unless it is `null` or excluded. The object is closed
+/// after the view read the last member: sorted ([`close_object`]), or, the event object itself,
+/// left open to be hashed where its members lie ([`TeeBuf::id`]).
+struct TeeMap<'b, 'x, 'de, A> {
     map: A,
     at: At<'b, 'x>,
     /// Where the object's members start in the buffer and in the entry stack.
     body: usize,
     base: usize,
     sorted: bool,
-    /// `(start, key_end)` of the member whose key was read and whose value was not yet.
-    pending: Option<(usize, usize)>,
+    /// The key read whose value was not yet.
+    key: Option<Cow<'de, str>>,
 }
 
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for TeeMap<'_, '_, A> {
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for TeeMap<'_, '_, 'de, A> {
     type Error = A::Error;
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, A::Error> {
-        let start = self.at.buf.out.len();
-        let at = self.at.inner();
-        let key = self.map.next_key_seed(TeeSeed { seed, at })?;
-        let TeeBuf {
-            out,
-            scratch,
-            open_object,
-        } = &mut *self.at.buf;
-        if key.is_some() {
-            self.pending = Some((start, out.len()));
-        } else if self.at.depth == 1 {
-            // The event object itself is hashed where its members lie (see `TeeBuf::id`).
-            *open_object = Some(self.sorted);
-        } else {
-            close_object(out, scratch, self.body, self.base, self.sorted);
-        }
-        Ok(key)
+        let Some(Key(key)) = self.map.next_key::<Key<'de>>()? else {
+            let TeeBuf {
+                out,
+                scratch,
+                open_object,
+            } = &mut *self.at.buf;
+            if self.at.depth == 1 {
+                *open_object = Some(self.sorted);
+            } else {
+                close_object(out, scratch, self.body, self.base, self.sorted);
+            }
+            return Ok(None);
+        };
+        let value = match &key {
+            Cow::Borrowed(k) => seed.deserialize(BorrowedStrDeserializer::new(k)),
+            Cow::Owned(k) => seed.deserialize(StrDeserializer::new(k)),
+        };
+        self.key = Some(key);
+        value.map(Some)
     }
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, A::Error> {
-        let (start, key_end) = self
-            .pending
+        let key = self
+            .key
             .take()
             .ok_or_else(|| de::Error::custom("map value without a key"))?;
+        // Inside the event object a member is written key first, as the form has it; in the
+        // event object itself the key goes after the value (see `TeeBuf`).
+        let top = self.at.depth == 1;
+        let start = self.at.buf.out.len();
+        if !top {
+            write_str(&mut self.at.buf.out, &key);
+        }
+        let value_start = self.at.buf.out.len();
         let at = self.at.inner();
         let value = self.map.next_value_seed(TeeSeed { seed, at })?;
         let TeeBuf { out, scratch, .. } = &mut *self.at.buf;
         // A value whose form is the null tag alone is `null` (no other form is one byte of it).
-        let null = out[key_end..] == [TAG_NULL];
-        let key_start = key_start(out, start, key_end);
-        let excluded = || {
-            self.at
-                .exclude
-                .iter()
-                .any(|x| x.as_bytes() == &out[key_start..key_end])
-        };
-        if null || excluded() {
+        let null = out.len() == value_start + 1 && out[value_start] == TAG_NULL;
+        if null || self.at.exclude.contains(&key.as_ref()) {
             out.truncate(start);
         } else {
+            let end = out.len();
+            if top {
+                write_str(out, &key);
+            }
+            let key_end = if top { out.len() } else { value_start };
             let entry = Entry {
                 start,
-                key_start,
+                key_start: key_end - key.len(),
                 key_end,
-                end: out.len(),
+                end,
             };
             push_entry(out, scratch, self.base, entry, &mut self.sorted);
         }

@@ -8,7 +8,7 @@ use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use crate::fast::{JsonWriter, RAW_VALUE_MARKER};
+use crate::fast::{member, JsonWriter, RAW_VALUE_MARKER};
 
 /// `data.media`.
 #[derive(Debug, Default, PartialEq, Serialize)]
@@ -78,44 +78,45 @@ impl Data<'_, '_> {
     pub(super) fn to_json(&self, capacity: usize) -> String {
         let mut w = JsonWriter::with_capacity(capacity);
         if let Some(m) = self.media {
-            w.open("media");
-            w.str("id", m.id.as_deref());
-            w.strings("ids", &m.ids);
-            w.str("name", m.name.as_deref());
-            w.str("url", m.url.as_deref());
-            w.str("sourceUrl", m.source_url.as_deref());
-            w.str("storeUri", m.store_uri.as_deref());
-            w.number("size", m.size);
-            w.number("duration", m.duration);
+            w.open(member!("media"));
+            w.str(member!("id"), m.id.as_deref());
+            w.strings(member!("ids"), &m.ids);
+            w.str(member!("name"), m.name.as_deref());
+            w.str(member!("url"), m.url.as_deref());
+            w.str(member!("sourceUrl"), m.source_url.as_deref());
+            w.str(member!("storeUri"), m.store_uri.as_deref());
+            w.number(member!("size"), m.size);
+            w.number(member!("duration"), m.duration);
             w.close();
         }
         if let Some(t) = self.task {
-            w.open("task");
-            w.str("id", t.id.as_deref());
-            w.str("kind", t.kind);
-            w.str("status", t.status.as_deref());
+            w.open(member!("task"));
+            w.str(member!("id"), t.id.as_deref());
+            w.str(member!("kind"), t.kind);
+            w.str(member!("status"), t.status.as_deref());
             w.close();
         }
         if let Some(e) = &self.error {
-            w.open("error");
-            w.str("code", e.code);
-            w.str("message", e.message);
+            w.open(member!("error"));
+            w.str(member!("code"), e.code);
+            w.str(member!("message"), e.message);
             w.close();
         }
-        w.str("context", self.context);
-        w.str("sessionId", self.session_id);
-        w.str("space", self.space);
-        w.str("storageRegion", self.storage_region);
-        w.finish("original", self.original.get())
+        w.str(member!("context"), self.context);
+        w.str(member!("sessionId"), self.session_id);
+        w.str(member!("space"), self.space);
+        w.str(member!("storageRegion"), self.storage_region);
+        w.finish(member!("original"), self.original.get())
     }
 }
 
 /// The vendor event object exactly as received, for `data.original`.
 #[derive(Clone, Copy)]
 pub(crate) enum Original<'a> {
-    /// A raw value captured by a parse (an element of a `PullEvents` `EventSet`, a pulled event).
+    /// A raw value captured by a parse (the reference reading).
     Raw(&'a RawValue),
-    /// The whole text of a body that a parse has already read and accepted as one JSON value.
+    /// Text that a parse has already read and accepted as one JSON value (the fast reading: a
+    /// body, a pulled element, an element located in its `PullEvents` body).
     Text(&'a str),
 }
 

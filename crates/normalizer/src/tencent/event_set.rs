@@ -54,14 +54,14 @@ pub(super) fn elements<Element>(
 enum EventSet<Element> {
     /// Absent or `null`.
     Absent,
-    /// An array: its elements (raw values, or split events).
+    /// An array: its elements (raw values, or events read while the body is).
     Elements(Vec<Element>),
     /// Any other value.
     NotArray,
 }
 
 /// A `Response` object read in one pass: the first non-`null` `Error` (raw) and `EventSet`
-/// (split into elements `Element` while it is read, rather than kept raw and parsed again).
+/// (its elements read as `Element` while it is read, rather than kept raw and parsed again).
 pub(crate) struct ResponseView<'a, Element> {
     error: Option<&'a RawValue>,
     event_set: EventSet<Element>,

@@ -89,7 +89,9 @@ impl<'a> Member<'a> {
         }
     }
 
-    /// The raw value, on the reference path.
+    /// The raw value, on the reference path (`None` on the typed reading, which leaves the bodies
+    /// that need it, a legacy body and a `PullEvents` response not led by `Response`, to the
+    /// reference reading).
     pub(crate) fn raw(&self) -> Option<&'a RawValue> {
         match self {
             Member::Raw(raw) => Some(raw),
@@ -136,9 +138,14 @@ impl<'de: 'a, 'a> Visitor<'de> for MembersVisitor<'a> {
                 _ if !self.typed => Some(map.next_value::<&'de RawValue>()?)
                     .filter(|v| v.get() != "null")
                     .map(Member::Raw),
-                "EventType" | "EventHandle" => {
-                    map.next_value::<Option<Scalar<'de>>>()?.map(Member::Scalar)
-                }
+                // Only as a scalar are these never a payload: any other value leaves the event to
+                // the reference reading, where it may be one (an unmapped type's guess).
+                "EventType" | "EventHandle" => match map.next_value::<Option<Scalar<'de>>>()? {
+                    Some(Scalar::Composite) => {
+                        return Err(de::Error::custom("an envelope member is not a scalar"))
+                    }
+                    scalar => scalar.map(Member::Scalar),
+                },
                 _ => map
                     .next_value::<Option<Obj<Box<Payload<'de>>>>>()?
                     .map(Member::Payload),

@@ -305,6 +305,19 @@ mod tests {
         }
     }
 
+    #[test]
+    fn an_envelope_member_that_is_not_a_scalar_is_read_as_the_reference_reads_it() {
+        // It may be an unmapped type's payload: by its name, or as the smallest object member.
+        for json in [
+            r#"{"EventType":"EventHandle","EventHandle":{"FileId":"f1"}}"#,
+            r#"{"EventType":"Custom","EventType":{"FileId":"f1"}}"#,
+        ] {
+            assert!(fast_event(json).is_none(), "{json}");
+            let event = &normalize(Path::Fast, json, &test_ctx()).expect("normalizes")[0];
+            assert_eq!(event.subject.as_deref(), Some("f1"), "{json}");
+        }
+    }
+
     /// Element texts with every kind of string content the scanner must step over.
     fn element(strings: &[String], spaces: &[&str], k: usize) -> String {
         let s =
