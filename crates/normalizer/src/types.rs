@@ -19,8 +19,8 @@ pub struct TypeMapping {
     pub payload_keys: &'static [&'static str],
 }
 
-/// A Tencent row.
-const fn tencent(
+/// A row: vendor type, canonical type, task kind, payload member(s) (Tencent only).
+const fn row(
     vendor_type: &'static str,
     canonical_type: &'static str,
     task_kind: &'static str,
@@ -34,83 +34,69 @@ const fn tencent(
     }
 }
 
-/// A Volcengine row.
-const fn volcengine(
-    vendor_type: &'static str,
-    canonical_type: &'static str,
-    task_kind: &'static str,
-) -> TypeMapping {
-    TypeMapping {
-        vendor_type,
-        canonical_type,
-        task_kind,
-        payload_keys: &[],
-    }
-}
-
 /// Tencent Cloud VOD `EventContent.EventType` values (API 2018-07-17, plus 2017-compatible ones):
 /// vendor type, canonical type, task kind, payload member(s).
 // One row per line, so that a new vendor type is one new line.
 #[rustfmt::skip]
 pub(crate) const TENCENT: &[TypeMapping] = &[
-    tencent("NewFileUpload",                                "vod.media.uploaded",            "upload",                      &["FileUploadEvent"]),
-    tencent("PullComplete",                                 "vod.media.pulled",              "pull",                        &["PullCompleteEvent"]),
-    tencent("FileDeleted",                                  "vod.media.deleted",             "delete",                      &["FileDeleteEvent"]),
-    tencent("ProcedureStateChanged",                        "vod.workflow.completed",        "workflow",                    &["ProcedureStateChangeEvent"]),
-    tencent("EditMediaComplete",                            "vod.media.edited",              "edit",                        &["EditMediaCompleteEvent"]),
-    tencent("SplitMediaComplete",                           "vod.media.split",               "split",                       &["SplitMediaCompleteEvent"]),
-    tencent("ComposeMediaComplete",                         "vod.media.composed",            "compose",                     &["ComposeMediaCompleteEvent"]),
-    tencent("WechatMiniProgramPublishComplete",             "vod.media.published",           "wechat_mini_program_publish", &["WechatMiniProgramPublishCompleteEvent", "WechatMiniProgramPublishEvent"]),
-    tencent("WechatPublishComplete",                        "vod.media.published",           "wechat_publish",              &["WechatPublishCompleteEvent", "WechatPublishComplete"]),
-    tencent("RestoreMediaComplete",                         "vod.media.restored",            "restore",                     &["RestoreMediaCompleteEvent"]),
-    tencent("RemoveWatermark",                              "vod.media.watermark.removed",   "remove_watermark",            &["RemoveWatermarkCompleteEvent"]),
-    tencent("RebuildMediaComplete",                         "vod.media.rebuilt",             "rebuild",                     &["RebuildMediaCompleteEvent"]),
-    tencent("ReviewAudioVideoComplete",                     "vod.media.reviewed",            "review",                      &["ReviewAudioVideoCompleteEvent"]),
-    tencent("ExtractTraceWatermarkComplete",                "vod.media.watermark.extracted", "extract_trace_watermark",     &["ExtractTraceWatermarkCompleteEvent"]),
-    tencent("ExtractCopyRightWatermarkComplete",            "vod.media.watermark.extracted", "extract_copyright_watermark", &["ExtractCopyRightWatermarkCompleteEvent"]),
-    tencent("ExtractBlindWatermarkComplete",                "vod.media.watermark.extracted", "extract_blind_watermark",     &["ExtractBlindWatermarkComplete", "ExtractBlindWatermarkCompleteEvent"]),
-    tencent("DescribeFileAttributesComplete",               "vod.media.metadata.extracted",  "describe_file_attributes",    &["DescribeFileAttributesCompleteEvent"]),
-    tencent("QualityInspectComplete",                       "vod.media.quality.inspected",   "quality_inspect",             &["QualityInspectCompleteEvent"]),
-    tencent("QualityEnhanceComplete",                       "vod.media.quality.enhanced",    "quality_enhance",             &["QualityEnhanceCompleteEvent"]),
-    tencent("MediaCastStatusChanged",                       "vod.mediacast.status.changed",  "media_cast",                  &["MediaCastStatusChangedEvent"]),
-    tencent("PersistenceComplete",                          "vod.media.persisted",           "persistence",                 &["PersistenceCompleteEvent"]),
-    tencent("ComplexAdaptiveDynamicStreamingComplete",      "vod.media.transcoded",          "complex_adaptive_streaming",  &["ComplexAdaptiveDynamicStreamingCompleteEvent"]),
-    tencent("ProcessMediaByMPSComplete",                    "vod.media.processed",           "mps",                         &["ProcessMediaByMPSCompleteEvent"]),
-    tencent("AigcImageTaskComplete",                        "vod.aigc.image.generated",      "aigc_image",                  &["AigcImageCompleteEvent"]),
-    tencent("AigcImageComplete",                            "vod.aigc.image.generated",      "aigc_image",                  &["AigcImageCompleteEvent"]),
-    tencent("AigcVideoTaskComplete",                        "vod.aigc.video.generated",      "aigc_video",                  &["AigcVideoCompleteEvent"]),
-    tencent("AigcVideoComplete",                            "vod.aigc.video.generated",      "aigc_video",                  &["AigcVideoCompleteEvent"]),
-    tencent("SceneAigcImageCompleteEvent",                  "vod.aigc.image.generated",      "scene_aigc_image",            &["SceneAigcImageCompleteEvent"]),
-    tencent("ProcessImageAsyncCompleteEvent",               "vod.image.processed",           "process_image",               &["ProcessImageAsyncCompleteEvent"]),
-    tencent("CreateAigcAdvancedCustomElementCompleteEvent", "vod.aigc.element.created",      "aigc_custom_element",         &["CreateAigcAdvancedCustomElementCompleteEvent"]),
-    tencent("CreateAigcCustomVoiceCompleteEvent",           "vod.aigc.voice.created",        "aigc_custom_voice",           &["CreateAigcCustomVoiceCompleteEvent"]),
-    tencent("DescribeAigcFaceInfoAsyncComplete",            "vod.aigc.faceinfo.extracted",   "aigc_face_info",              &["DescribeAigcFaceInfoAsyncCompleteEvent"]),
+    row("NewFileUpload",                                "vod.media.uploaded",            "upload",                      &["FileUploadEvent"]),
+    row("PullComplete",                                 "vod.media.pulled",              "pull",                        &["PullCompleteEvent"]),
+    row("FileDeleted",                                  "vod.media.deleted",             "delete",                      &["FileDeleteEvent"]),
+    row("ProcedureStateChanged",                        "vod.workflow.completed",        "workflow",                    &["ProcedureStateChangeEvent"]),
+    row("EditMediaComplete",                            "vod.media.edited",              "edit",                        &["EditMediaCompleteEvent"]),
+    row("SplitMediaComplete",                           "vod.media.split",               "split",                       &["SplitMediaCompleteEvent"]),
+    row("ComposeMediaComplete",                         "vod.media.composed",            "compose",                     &["ComposeMediaCompleteEvent"]),
+    row("WechatMiniProgramPublishComplete",             "vod.media.published",           "wechat_mini_program_publish", &["WechatMiniProgramPublishCompleteEvent", "WechatMiniProgramPublishEvent"]),
+    row("WechatPublishComplete",                        "vod.media.published",           "wechat_publish",              &["WechatPublishCompleteEvent", "WechatPublishComplete"]),
+    row("RestoreMediaComplete",                         "vod.media.restored",            "restore",                     &["RestoreMediaCompleteEvent"]),
+    row("RemoveWatermark",                              "vod.media.watermark.removed",   "remove_watermark",            &["RemoveWatermarkCompleteEvent"]),
+    row("RebuildMediaComplete",                         "vod.media.rebuilt",             "rebuild",                     &["RebuildMediaCompleteEvent"]),
+    row("ReviewAudioVideoComplete",                     "vod.media.reviewed",            "review",                      &["ReviewAudioVideoCompleteEvent"]),
+    row("ExtractTraceWatermarkComplete",                "vod.media.watermark.extracted", "extract_trace_watermark",     &["ExtractTraceWatermarkCompleteEvent"]),
+    row("ExtractCopyRightWatermarkComplete",            "vod.media.watermark.extracted", "extract_copyright_watermark", &["ExtractCopyRightWatermarkCompleteEvent"]),
+    row("ExtractBlindWatermarkComplete",                "vod.media.watermark.extracted", "extract_blind_watermark",     &["ExtractBlindWatermarkComplete", "ExtractBlindWatermarkCompleteEvent"]),
+    row("DescribeFileAttributesComplete",               "vod.media.metadata.extracted",  "describe_file_attributes",    &["DescribeFileAttributesCompleteEvent"]),
+    row("QualityInspectComplete",                       "vod.media.quality.inspected",   "quality_inspect",             &["QualityInspectCompleteEvent"]),
+    row("QualityEnhanceComplete",                       "vod.media.quality.enhanced",    "quality_enhance",             &["QualityEnhanceCompleteEvent"]),
+    row("MediaCastStatusChanged",                       "vod.mediacast.status.changed",  "media_cast",                  &["MediaCastStatusChangedEvent"]),
+    row("PersistenceComplete",                          "vod.media.persisted",           "persistence",                 &["PersistenceCompleteEvent"]),
+    row("ComplexAdaptiveDynamicStreamingComplete",      "vod.media.transcoded",          "complex_adaptive_streaming",  &["ComplexAdaptiveDynamicStreamingCompleteEvent"]),
+    row("ProcessMediaByMPSComplete",                    "vod.media.processed",           "mps",                         &["ProcessMediaByMPSCompleteEvent"]),
+    row("AigcImageTaskComplete",                        "vod.aigc.image.generated",      "aigc_image",                  &["AigcImageCompleteEvent"]),
+    row("AigcImageComplete",                            "vod.aigc.image.generated",      "aigc_image",                  &["AigcImageCompleteEvent"]),
+    row("AigcVideoTaskComplete",                        "vod.aigc.video.generated",      "aigc_video",                  &["AigcVideoCompleteEvent"]),
+    row("AigcVideoComplete",                            "vod.aigc.video.generated",      "aigc_video",                  &["AigcVideoCompleteEvent"]),
+    row("SceneAigcImageCompleteEvent",                  "vod.aigc.image.generated",      "scene_aigc_image",            &["SceneAigcImageCompleteEvent"]),
+    row("ProcessImageAsyncCompleteEvent",               "vod.image.processed",           "process_image",               &["ProcessImageAsyncCompleteEvent"]),
+    row("CreateAigcAdvancedCustomElementCompleteEvent", "vod.aigc.element.created",      "aigc_custom_element",         &["CreateAigcAdvancedCustomElementCompleteEvent"]),
+    row("CreateAigcCustomVoiceCompleteEvent",           "vod.aigc.voice.created",        "aigc_custom_voice",           &["CreateAigcCustomVoiceCompleteEvent"]),
+    row("DescribeAigcFaceInfoAsyncComplete",            "vod.aigc.faceinfo.extracted",   "aigc_face_info",              &["DescribeAigcFaceInfoAsyncCompleteEvent"]),
     // 2017-compatible events (tasks started through the 2017 API).
-    tencent("TranscodeComplete",                            "vod.media.transcoded",          "transcode_2017",              &["TranscodeCompleteEvent"]),
-    tencent("ConcatComplete",                               "vod.media.concatenated",        "concat_2017",                 &["ConcatCompleteEvent"]),
-    tencent("ClipComplete",                                 "vod.media.clipped",             "clip_2017",                   &["ClipCompleteEvent"]),
-    tencent("CreateImageSpriteComplete",                    "vod.media.sprites.generated",   "image_sprite_2017",           &["CreateImageSpriteCompleteEvent"]),
-    tencent("CreateSnapshotByTimeOffsetComplete",           "vod.media.snapshots.generated", "snapshot_2017",               &["SnapshotByTimeOffsetCompleteEvent"]),
+    row("TranscodeComplete",                            "vod.media.transcoded",          "transcode_2017",              &["TranscodeCompleteEvent"]),
+    row("ConcatComplete",                               "vod.media.concatenated",        "concat_2017",                 &["ConcatCompleteEvent"]),
+    row("ClipComplete",                                 "vod.media.clipped",             "clip_2017",                   &["ClipCompleteEvent"]),
+    row("CreateImageSpriteComplete",                    "vod.media.sprites.generated",   "image_sprite_2017",           &["CreateImageSpriteCompleteEvent"]),
+    row("CreateSnapshotByTimeOffsetComplete",           "vod.media.snapshots.generated", "snapshot_2017",               &["SnapshotByTimeOffsetCompleteEvent"]),
 ];
 
 /// Volcengine VOD callback `EventType` values: vendor type, canonical type, task kind.
 #[rustfmt::skip]
 pub(crate) const VOLCENGINE: &[TypeMapping] = &[
-    volcengine("FileUploadComplete",              "vod.media.uploaded",             "upload"),
-    volcengine("DirectUrlObjectUploadComplete",   "vod.media.uploaded",             "direct_url_upload"),
-    volcengine("FileUploadByUrlComplete",         "vod.media.pulled",               "url_upload"),
-    volcengine("MaterialUploadComplete",          "vod.material.uploaded",          "material_upload"),
-    volcengine("UploadGetMetaComplete",           "vod.media.metadata.extracted",   "get_meta"),
-    volcengine("DeleteMediaComplete",             "vod.media.deleted",              "delete"),
-    volcengine("DeleteMaterialComplete",          "vod.material.deleted",           "delete_material"),
-    volcengine("DeleteTranscodesComplete",        "vod.media.outputs.deleted",      "delete_transcodes"),
-    volcengine("WorkflowComplete",                "vod.workflow.completed",         "workflow"),
+    row("FileUploadComplete",              "vod.media.uploaded",             "upload",            &[]),
+    row("DirectUrlObjectUploadComplete",   "vod.media.uploaded",             "direct_url_upload", &[]),
+    row("FileUploadByUrlComplete",         "vod.media.pulled",               "url_upload",        &[]),
+    row("MaterialUploadComplete",          "vod.material.uploaded",          "material_upload",   &[]),
+    row("UploadGetMetaComplete",           "vod.media.metadata.extracted",   "get_meta",          &[]),
+    row("DeleteMediaComplete",             "vod.media.deleted",              "delete",            &[]),
+    row("DeleteMaterialComplete",          "vod.material.deleted",           "delete_material",   &[]),
+    row("DeleteTranscodesComplete",        "vod.media.outputs.deleted",      "delete_transcodes", &[]),
+    row("WorkflowComplete",                "vod.workflow.completed",         "workflow",          &[]),
     // The subscription name of workflow completion (SetCallbackEvent); same occurrence.
-    volcengine("TranscodeComplete",               "vod.workflow.completed",         "workflow"),
-    volcengine("ExecutionComplete",               "vod.media.processed",            "execution"),
-    volcengine("VideoTrackComplete",              "vod.media.edited",               "edit"),
-    volcengine("UpdateMediaStorageClassComplete", "vod.media.storageclass.changed", "storage_class"),
-    volcengine("SyncURIComplete",                 "vod.media.synced",               "sync"),
+    row("TranscodeComplete",               "vod.workflow.completed",         "workflow",          &[]),
+    row("ExecutionComplete",               "vod.media.processed",            "execution",         &[]),
+    row("VideoTrackComplete",              "vod.media.edited",               "edit",              &[]),
+    row("UpdateMediaStorageClassComplete", "vod.media.storageclass.changed", "storage_class",     &[]),
+    row("SyncURIComplete",                 "vod.media.synced",               "sync",              &[]),
 ];
 
 /// Every mapping of `provider` (empty for [`Provider::Vodbridge`]).
