@@ -34,9 +34,10 @@ pub struct PulledEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Path {
     /// One pass where it can: an event's views and its id's canonical form read together
-    /// (`ids::view_with_id`), a `PullEvents` body's elements read while the body is and then
-    /// located in it, the verbatim `original` and `data` made raw values without a second scan,
-    /// `data` written by hand (`fast`). Any surprise falls back to the reference reading.
+    /// (`ids::view_with_id`; Tencent's readings in `tencent::fast`), a `PullEvents` body's
+    /// elements read while the body is and then located in it, the verbatim `original` and
+    /// `data` made raw values without a second scan, `data` written by hand (`fast`). Any
+    /// surprise falls back to the reference reading.
     Fast,
     /// The plain reading: members captured raw, each view parsed from its member when the mapper
     /// asks for it, the id from a parse of the event text of its own, `data` serialized by serde.

@@ -14,12 +14,12 @@
 //! it can, used by [`normalize`]) and the plain reference path (`normalize_reference`, feature
 //! `reference`, for differential tests); see `context::Path`.
 //!
-//! Modules: `tencent` and `volcengine` (vendor readings and mappers), `types` (the taxonomy
-//! tables), `record` (`data` layout and event assembly), `ids` (the canonical form, written while
-//! a view is read, and its hash), `fast` (what only saves a scan: where the elements of a
-//! `PullEvents` body read in one pass lie in it, raw values without a scan, `data` written by
-//! hand), `context` (source context, reading path, pulled event), `time` (lenient timestamps),
-//! `lenient` (type-tolerant field views).
+//! Modules: `tencent` and `volcengine` (vendor readings and mappers; `tencent::fast` is
+//! Tencent's fast reading), `types` (the taxonomy tables), `record` (`data` layout and event
+//! assembly), `ids` (the canonical form, written while a view is read, and its hash), `fast`
+//! (what only saves a scan: where the elements of a `PullEvents` body read in one pass lie in it,
+//! raw values without a scan, `data` written by hand), `context` (source context, reading path,
+//! pulled event), `time` (lenient timestamps), `lenient` (type-tolerant field views).
 
 mod context;
 mod error;

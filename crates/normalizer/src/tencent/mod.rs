@@ -2,24 +2,23 @@
 //! `PullEvents` responses and single pulled `EventSet` elements.
 
 mod event_set;
+mod fast;
 mod legacy;
 mod members;
 mod payload;
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use vodbridge_core::{CanonicalEvent, Provider};
 
 use crate::context::{Path, PulledEvent, SourceContext};
 use crate::error::NormalizeError;
+use crate::ids;
 use crate::lenient::{self, Obj};
 use crate::record::{self, Header, Original};
 use crate::types::{self, UNMAPPED_TYPE};
-use crate::{fast, ids};
 pub(crate) use event_set::pull_response;
-use event_set::ResponseView;
 use members::{Member, Members};
 use payload::Payload;
 
@@ -41,7 +40,7 @@ pub(crate) fn normalize(
     ctx: &SourceContext<'_>,
 ) -> Result<Vec<CanonicalEvent>, NormalizeError> {
     if path == Path::Fast {
-        if let Some(events) = fast_body(text) {
+        if let Some(events) = fast::body(text) {
             return events?.into_iter().map(|e| event(path, e, ctx)).collect();
         }
     }
@@ -67,7 +66,7 @@ pub(crate) fn normalize(
 /// One pulled `EventSet` element.
 pub(crate) fn pulled(path: Path, raw_event: &str, ctx: &SourceContext<'_>) -> PulledEvent {
     let fast = match path {
-        Path::Fast => fast_event(raw_event),
+        Path::Fast => fast::event(raw_event),
         Path::Reference => None,
     };
     let read = match fast {
@@ -100,74 +99,6 @@ fn reference_read(raw: &RawValue) -> Result<Read<'_>, NormalizeError> {
         id: None,
         original: Original::Raw(raw),
     })
-}
-
-/// The fast reading of a body, or `None` when it cannot tell (then the reference reading gives
-/// the same result or error): a `PullEvents` response led by `Response` in one pass; any other
-/// body read into its members and its id in one pass, unless it is a `PullEvents` response after
-/// all or in the legacy format.
-fn fast_body(text: &str) -> Option<Result<Vec<Read<'_>>, NormalizeError>> {
-    if fast::looks_like_pull_response(text) {
-        return pull_in_one_pass(text);
-    }
-    let read = fast_event(text)?;
-    if read.members.get("Response").is_some() || is_legacy(&read.members) {
-        return None;
-    }
-    Some(Ok(vec![read]))
-}
-
-/// The fast reading of one event object: its members and its id in one pass.
-fn fast_event(text: &str) -> Option<Read<'_>> {
-    let (members, id) = ids::view_with_id::<Members>(Provider::Tencent, text, ID_EXCLUDED).ok()?;
-    Some(Read {
-        members,
-        id: Some(id),
-        // The parse accepted the text as one JSON value, so it is not scanned again.
-        original: Original::of_body(text),
-    })
-}
-
-/// A capacity hint for an element's canonical form (its length is not known while it is read;
-/// a typical event is about a kilobyte).
-const ELEMENT_LEN_HINT: usize = 2048;
-
-/// An `EventSet` element read while its body is: its members and its id.
-struct Teed<'a> {
-    members: Members<'a>,
-    id: String,
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Teed<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (members, id) = ids::teed(d, Provider::Tencent, ID_EXCLUDED, ELEMENT_LEN_HINT)?;
-        Ok(Teed { members, id })
-    }
-}
-
-/// A `PullEvents` body read in one pass: each element read into its members and its id while
-/// the body is, its text then located in the body (see `crate::fast`).
-fn pull_in_one_pass(text: &str) -> Option<Result<Vec<Read<'_>>, NormalizeError>> {
-    #[derive(Deserialize)]
-    struct Body<'a> {
-        #[serde(rename = "Response", borrow)]
-        response: Option<Obj<ResponseView<'a, Teed<'a>>>>,
-    }
-    let body: Body<'_> = serde_json::from_str(text).ok()?;
-    let elements = match event_set::elements(body.response?) {
-        Ok(elements) => elements,
-        Err(e) => return Some(Err(e)),
-    };
-    let bounds: Vec<_> = elements.iter().map(|e| e.members.bounds).collect();
-    let texts = fast::locate(text, &bounds)?;
-    let reads = elements.into_iter().zip(texts).map(|(e, text)| {
-        Some(Read {
-            members: e.members,
-            id: Some(e.id),
-            original: Original::of_body(text),
-        })
-    });
-    reads.collect::<Option<_>>().map(Ok)
 }
 
 /// A body in the legacy v2 format: `eventType` and no `EventType`.
@@ -289,7 +220,7 @@ mod tests {
             r#"{"EventType":"SomethingNew","SomethingNewEvent":{"b":[2],"a":1}}"#,
         ];
         for json in cases {
-            let read = fast_event(json).expect("read in one pass");
+            let read = fast::event(json).expect("read in one pass");
             let expected = ids::event_id(Provider::Tencent, json, ID_EXCLUDED).expect("valid");
             assert_eq!(read.id, Some(expected), "{json}");
             assert_eq!(read.original.get(), json);
@@ -301,7 +232,7 @@ mod tests {
             r#"{"EventType":"NewFileUpload","X":{"FileId":"1","FileId":"2"}}"#,
             r#"[{"EventType":"NewFileUpload"}]"#,
         ] {
-            assert!(fast_event(json).is_none(), "{json}");
+            assert!(fast::event(json).is_none(), "{json}");
         }
     }
 
@@ -312,7 +243,7 @@ mod tests {
             r#"{"EventType":"EventHandle","EventHandle":{"FileId":"f1"}}"#,
             r#"{"EventType":"Custom","EventType":{"FileId":"f1"}}"#,
         ] {
-            assert!(fast_event(json).is_none(), "{json}");
+            assert!(fast::event(json).is_none(), "{json}");
             let event = &normalize(Path::Fast, json, &test_ctx()).expect("normalizes")[0];
             assert_eq!(event.subject.as_deref(), Some("f1"), "{json}");
         }
@@ -345,7 +276,7 @@ mod tests {
                 "{{\"Response\":{{\"EventSet\":[{w}{}{w}],\"RequestId\":\"]}}\"}}}}",
                 texts.join(&format!("{w},{w}"))
             );
-            let reads = pull_in_one_pass(&body).expect("one pass").expect("events");
+            let reads = fast::pull_in_one_pass(&body).expect("one pass").expect("events");
             prop_assert_eq!(reads.len(), texts.len());
             for (read, text) in reads.iter().zip(&texts) {
                 prop_assert_eq!(read.original.get(), text.as_str());
@@ -358,7 +289,7 @@ mod tests {
     #[test]
     fn an_element_whose_first_key_has_an_escape_is_left_to_the_reference_reading() {
         let body = r#"{"Response":{"EventSet":[{"\u0045ventType":"NewFileUpload"}]}}"#;
-        assert!(pull_in_one_pass(body).is_none());
+        assert!(fast::pull_in_one_pass(body).is_none());
         let events = normalize(Path::Fast, body, &test_ctx()).expect("normalizes");
         assert_eq!(events[0].ty, "vod.media.uploaded");
     }
