@@ -94,7 +94,8 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
 
 /// Working memory shared by every object of one event, so that objects do not allocate: the
 /// member entries of all open objects (a stack: each object owns the entries from the length it
-/// found to the end, and truncates back when it closes) and the copy of the members being reordered.
+/// found to the end, and truncates back when it closes; the event object's stay, to be hashed)
+/// and the copy of the members being reordered.
 #[derive(Default)]
 pub(crate) struct Scratch {
     pub(crate) entries: Vec<Entry>,
@@ -267,6 +268,32 @@ mod tests {
     }
 
     #[test]
+    fn long_and_escaped_keys_keep_the_ids_of_the_earlier_writer() {
+        // Keys of 128 bytes and more (a two-byte length), multi-byte and escaped keys, an
+        // escaped excluded key at the top level; ids from 8b37ba5's writer.
+        let shapes = [
+            format!(
+                "{{\"z\":1,\"{}\":{{\"b\":\"x\",\"{}\":null,\"{}\":[1]}},\"a\":\"\\ud83d\\ude00\"}}",
+                "\u{e9}".repeat(70),
+                "a".repeat(130),
+                "a".repeat(129)
+            ),
+            format!(
+                "{{\"{}\":2,\"\\u0054\":1,\"b\":{{\"\\u00e9\":null,\"{}\":true}}}}",
+                "k".repeat(200),
+                "\\u00e9".repeat(80)
+            ),
+        ];
+        let expected = [
+            "99b979417deb25ca8a7950061e535598",
+            "151777d70d03b71c4f9f2051e539c286",
+        ];
+        for (json, expected) in shapes.iter().zip(expected) {
+            assert_eq!(id(json), expected, "{json}");
+        }
+    }
+
+    #[test]
     fn the_form_does_not_depend_on_the_view() {
         for json in SHAPES {
             let expected = id(json);
@@ -289,6 +316,8 @@ mod tests {
             (r#"{"T":"\udc00"}"#, "not_json"),
             (r#"{"a":1e400}"#, "not_json"),
             (r#"{"a":1} x"#, "not_json"),
+            (r#"{"\ud800":1}"#, "not_json"),
+            (r#"{"a":{"\udc00":1}}"#, "not_json"),
             (&deep, "too_deep"),
         ] {
             let err = event_id(Provider::Tencent, json, EXCLUDED).expect_err(json);

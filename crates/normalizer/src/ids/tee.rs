@@ -66,11 +66,12 @@ pub(crate) fn teed<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
 struct TeeBuf {
     out: Vec<u8>,
     scratch: Scratch,
-    /// Set when the value is an object (`sorted`: its members are in key order already). Its
-    /// members are written the other way round, each key's form after its value's and only once
-    /// the value is known not to be `null` (a pulled event has dozens of `null` members): such an
-    /// entry's value is `out[start..end]`, its key's form `out[end..key_end]`. They are hashed in
-    /// key order where they lie.
+    /// Set when the value is an object and its view has read past its last member (`sorted`:
+    /// its members are in key order already); unset, `out` is hashed as it is. The event
+    /// object's members are written the other way round, each key's form after its value's and
+    /// only once the member is known to be kept (not `null`, which a pulled event has dozens of,
+    /// and not excluded): such an entry's value is `out[start..end]`, its key's form
+    /// `out[end..key_end]`. They are hashed in key order where they lie.
     open_object: Option<bool>,
 }
 

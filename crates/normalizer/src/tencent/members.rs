@@ -100,7 +100,8 @@ impl<'a> Member<'a> {
     }
 }
 
-/// The typed reading of an event object (the fast path); any value but an object fails.
+/// The typed reading of an event object (the fast path); any value but an object fails, and so
+/// does an `EventType` or `EventHandle` that is an object or an array.
 impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(MembersVisitor {
