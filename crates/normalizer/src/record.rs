@@ -18,6 +18,7 @@ use vodbridge_core::{
 use crate::context::{Path, SourceContext};
 use crate::fast;
 use crate::time::format_rfc3339;
+use crate::types::{TypeMapping, UNMAPPED_TYPE};
 use layout::{Data, ErrorInfo};
 pub(crate) use layout::{Media, Original, Task};
 
@@ -48,7 +49,8 @@ pub(crate) struct Extract<'a> {
 pub(crate) struct Header<'h> {
     pub(crate) provider: Provider,
     pub(crate) providertype: &'h str,
-    pub(crate) ty: &'static str,
+    /// The vendor type's mapping (`None`: unmapped, forwarded as [`UNMAPPED_TYPE`]).
+    pub(crate) mapping: Option<&'static TypeMapping>,
     pub(crate) outcome: Outcome,
     pub(crate) id: String,
     pub(crate) time: Option<DateTime<Utc>>,
@@ -97,6 +99,7 @@ pub(crate) fn build(
         Some(t) => (format_rfc3339(&t), TimeSource::Provider),
         None => (format_rfc3339(&ctx.received_at), TimeSource::Received),
     };
+    let ty = h.mapping.map_or(UNMAPPED_TYPE, |m| m.canonical_type);
     let subject = x.media.id.as_deref().map(str::to_owned);
     let partitionkey = match (&subject, &x.fallback_key) {
         (Some(s), _) => s.clone(),
@@ -107,7 +110,7 @@ pub(crate) fn build(
         specversion: SPEC_VERSION.to_owned(),
         id: h.id,
         source: ctx.source_uri.to_owned(),
-        ty: h.ty.to_owned(),
+        ty: ty.to_owned(),
         subject,
         time,
         datacontenttype: CONTENT_TYPE_JSON.to_owned(),

@@ -13,7 +13,7 @@ use crate::ids;
 use crate::lenient::{self, id, is_one_of, nonempty, number, obj, Obj, Scalar};
 use crate::record::{self, Extract, Header, Original};
 use crate::time::parse_vendor_time;
-use crate::types::{self, UNMAPPED_TYPE};
+use crate::types;
 
 /// `RequestId` is excluded from the id: the docs do not promise that retries keep it.
 const ID_EXCLUDED: &[&str] = &["RequestId"];
@@ -141,7 +141,7 @@ pub(crate) fn normalize(
     let header = Header {
         provider: Provider::Volcengine,
         providertype: &vendor_type,
-        ty: mapping.map_or(UNMAPPED_TYPE, |m| m.canonical_type),
+        mapping,
         outcome,
         id,
         time: env.event_time.as_ref().and_then(parse_vendor_time),

@@ -17,7 +17,7 @@ use crate::error::NormalizeError;
 use crate::ids;
 use crate::lenient::{self, Obj};
 use crate::record::{self, Header, Original};
-use crate::types::{self, UNMAPPED_TYPE};
+use crate::types;
 pub(crate) use event_set::pull_response;
 use members::{Member, Members};
 use payload::Payload;
@@ -142,7 +142,7 @@ fn event(
     let header = Header {
         provider: Provider::Tencent,
         providertype: &vendor_type,
-        ty: mapping.map_or(UNMAPPED_TYPE, |m| m.canonical_type),
+        mapping,
         outcome,
         id,
         // EventContent carries no occurrence time (see docs/events.md, "time").
@@ -172,7 +172,7 @@ fn legacy_event(
     let header = Header {
         provider: Provider::Tencent,
         providertype: &vendor_type,
-        ty: mapping.map_or(UNMAPPED_TYPE, |m| m.canonical_type),
+        mapping,
         outcome,
         id: ids::event_id(Provider::Tencent, read.original.get(), &[])?,
         time: None,
