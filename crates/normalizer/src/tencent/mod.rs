@@ -44,19 +44,13 @@ pub(crate) fn normalize(
             return events?.into_iter().map(|e| event(path, e, ctx)).collect();
         }
     }
-    let members = Members::raw(text)?.ok_or(NormalizeError::NotObject)?;
-    if let Some(response) = members.get("Response").and_then(Member::raw) {
+    let read = reference_read(serde_json::from_str(text).map_err(NormalizeError::json)?)?;
+    if let Some(response) = read.members.get("Response").and_then(Member::raw) {
         return pull_response(response)?
             .into_iter()
             .map(|element| event(path, reference_read(element)?, ctx))
             .collect();
     }
-    let raw = serde_json::from_str(text).map_err(NormalizeError::json)?;
-    let read = Read {
-        members,
-        id: None,
-        original: Original::Raw(raw),
-    };
     if is_legacy(&read.members) {
         return legacy_event(path, read, ctx).map(|e| vec![e]);
     }
